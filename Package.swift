@@ -1,0 +1,62 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// The layers, bottom up (see README.md, "Architecture"):
+/// C modules → GreenloopCore (the `Loop` protocol and the one loop driver) → one module per
+/// backend → GreenloopBackends (the only module that knows both) → the `Greenloop` umbrella.
+let package = Package(
+    name: "Greenloop",
+    products: [
+        .library(name: "Greenloop", targets: ["Greenloop"]),
+        .library(name: "GreenloopCore", targets: ["GreenloopCore"]),
+        .library(name: "GreenloopLibev", targets: ["GreenloopLibev"]),
+        .library(name: "GreenloopLibevent", targets: ["GreenloopLibevent"]),
+        .library(name: "GreenloopBackends", targets: ["GreenloopBackends"]),
+        .executable(name: "greenloop-loop-tour", targets: ["LoopTour"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C at the edges.
+        .target(name: "CGreenloopSystem"),
+        .target(name: "CLibev"),
+        .target(
+            name: "CLibevent",
+            linkerSettings: [
+                .linkedLibrary("event_core"),
+                .linkedLibrary("event_extra"),
+                .linkedLibrary("event_pthreads"),
+            ]
+        ),
+
+        // The protocol and the shared loop driver: no C backend here.
+        .target(
+            name: "GreenloopCore",
+            dependencies: [
+                "CGreenloopSystem",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "GreenloopLibev", dependencies: ["GreenloopCore", "CLibev"]),
+        .target(name: "GreenloopLibevent", dependencies: ["GreenloopCore", "CLibevent"]),
+        .target(
+            name: "GreenloopBackends",
+            dependencies: ["GreenloopCore", "GreenloopLibev", "GreenloopLibevent"]
+        ),
+        .target(name: "Greenloop", dependencies: ["GreenloopCore", "GreenloopBackends"]),
+
+        // Examples.
+        .executableTarget(name: "LoopTour", dependencies: ["Greenloop"], path: "Examples/LoopTour"),
+
+        // Tests.
+        .testTarget(name: "GreenloopCoreTests", dependencies: ["GreenloopCore"]),
+        .testTarget(
+            name: "GreenloopLoopTests",
+            dependencies: ["Greenloop", "GreenloopLibev", "GreenloopLibevent", "CLibevent", "CGreenloopSystem"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,2 @@
+@_exported import GreenloopBackends
+@_exported import GreenloopCore

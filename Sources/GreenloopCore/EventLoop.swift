@@ -1,0 +1,329 @@
+import CGreenloopSystem
+import Logging
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The one implementation of ``Loop``: a driver that runs the same iteration on either backend.
+///
+/// The backend (a ``NativeLoop`` from GreenloopLibev or GreenloopLibevent) supplies only io
+/// watchers, one-shot timers and one wait-and-dispatch step. Everything else is built here once:
+/// prepare, check and idle phases, queued callbacks, repeating timers, signals, async wake-ups,
+/// child watchers, counts, thread checks and error routing. Both backends therefore follow the
+/// same rules, which the loop tests check on each.
+///
+/// Make one with `makeLoop()` (GreenloopBackends), or a backend's own `makeLoop`.
+public final class EventLoop: Loop {
+    @_spi(Backend) public let native: any NativeLoop
+    let waker: Waker
+    private let logger: Logger
+    private let ownerThread: pthread_t
+    private let ownerThreadID: CInt
+
+    public private(set) var now: LoopInstant
+    public private(set) var iteration: UInt64 = 0
+    public private(set) var activeWatcherCount = 0
+    public private(set) var referencedWatcherCount = 0
+    public private(set) var isRunning = false
+    public private(set) var isClosed = false
+    public var errorHandler: (_ error: any Error, _ source: String) -> Void
+
+    /// The loop's own watcher on ``waker``; never counted, so it never keeps `run` going.
+    private var wakeWatcher: IOWatcher?
+    private var queuedCallbacks: [() throws -> Void] = []
+    private var runningCallbacks: [() throws -> Void] = []
+    private var phaseWatchers: [[LoopPhaseWatcher]] = [[], [], []]
+    private var asyncWatchers: [AsyncWatcher] = []
+    private var signalWatchers: [CInt: [SignalWatcher]] = [:]
+    private var stopRequested = false
+    /// Set before each wait; the first callback after it refreshes ``now``.
+    private var nowIsStale = false
+    /// Whether any callback ran in this iteration (idle watchers run only when none did).
+    private var didDispatch = false
+
+    public var backend: BackendKind { native.kind }
+    public var method: IOMethod { native.method }
+    public var pendingCount: Int { native.pendingCount }
+
+    /// Wraps a backend's native loop. Backends call this; users call `makeLoop()`.
+    ///
+    /// - Parameter logger: where the default ``errorHandler`` reports callback errors.
+    @_spi(Backend)
+    public init(native: any NativeLoop, logger: Logger) throws(LoopError) {
+        self.native = native
+        self.logger = logger
+        self.ownerThread = pthread_self()
+        self.ownerThreadID = greenloop_thread_id()
+        self.now = LoopInstant.monotonicNow()
+        self.waker = try Waker()
+        self.errorHandler = { error, source in
+            logger.info(
+                "error thrown by a callback",
+                metadata: ["error": "\(error)", "source": "\(source)"])
+        }
+        let wake = try IOWatcher(
+            loop: self, fd: FileDescriptor(rawValue: waker.fileDescriptor), events: .read,
+            isCounted: false
+        ) { [unowned self] _ in self.handleWake() }
+        try wake.start()
+        self.wakeWatcher = wake
+    }
+
+    deinit {
+        if !isClosed { closeResources() }
+    }
+
+    // MARK: Running
+
+    @discardableResult
+    public func run(_ mode: RunMode) throws(LoopError) -> Bool {
+        try checkUsable(operation: "run(_:)")
+        guard !isRunning else { throw .reentrantRun }
+        isRunning = true
+        stopRequested = false
+        defer { isRunning = false }
+        repeat {
+            iteration &+= 1
+            runQueuedCallbacks()
+            runPhase(.prepare)
+            if stopRequested || isClosed { break }
+            let hasWork = referencedWatcherCount > 0 || !queuedCallbacks.isEmpty
+            let mayBlock =
+                mode != .nonBlocking && hasWork && queuedCallbacks.isEmpty
+                && phaseWatchers[LoopPhase.idle.rawValue].isEmpty
+            nowIsStale = true
+            didDispatch = false
+            native.poll(blocking: mayBlock)
+            if nowIsStale { refreshNow() }
+            runPhase(.check)
+            if !didDispatch { runPhase(.idle) }
+        } while mode == .untilNoActiveWatchers && !stopRequested && !isClosed
+            && (referencedWatcherCount > 0 || !queuedCallbacks.isEmpty)
+        return referencedWatcherCount > 0 || !queuedCallbacks.isEmpty
+    }
+
+    public func stop() throws(LoopError) {
+        try checkThread(operation: "stop()")
+        stopRequested = true
+    }
+
+    public func close() throws(LoopError) {
+        try checkThread(operation: "close()")
+        guard !isClosed else { return }
+        guard !isRunning else { throw .closeWhileRunning }
+        closeResources()
+    }
+
+    private func closeResources() {
+        for signal in signalWatchers.keys { releaseSignal(signal) }
+        signalWatchers = [:]
+        phaseWatchers = [[], [], []]
+        asyncWatchers = []
+        queuedCallbacks = []
+        isClosed = true
+        waker.markClosed()
+        native.close()
+    }
+
+    public func updateNow() throws(LoopError) {
+        try checkUsable(operation: "updateNow()")
+        native.updateTime()
+        refreshNow()
+    }
+
+    public func reinitializeAfterFork() throws(LoopError) {
+        try checkUsable(operation: "reinitializeAfterFork()")
+        try native.reinitializeAfterFork()
+        try waker.replaceAfterFork()
+        try wakeWatcher?.stop()
+        try wakeWatcher?.set(FileDescriptor(rawValue: waker.fileDescriptor), .read)
+        try wakeWatcher?.start()
+        for signal in signalWatchers.keys {
+            greenloop_signal_retarget(signal, waker.fileDescriptor)
+        }
+    }
+
+    public func runOnNextIteration(_ body: @escaping () throws -> Void) throws(LoopError) {
+        try checkUsable(operation: "runOnNextIteration(_:)")
+        queuedCallbacks.append(body)
+    }
+
+    private func runQueuedCallbacks() {
+        guard !queuedCallbacks.isEmpty else { return }
+        // Only those queued before this iteration: a callback that queues another does not
+        // starve the loop. Swapping keeps both arrays' storage, so this allocates nothing.
+        swap(&queuedCallbacks, &runningCallbacks)
+        for body in runningCallbacks {
+            dispatch(source: "runOnNextIteration callback", body)
+        }
+        runningCallbacks.removeAll(keepingCapacity: true)
+    }
+
+    private func runPhase(_ phase: LoopPhase) {
+        let watchers = phaseWatchers[phase.rawValue]
+        guard !watchers.isEmpty else { return }
+        for watcher in watchers where watcher.state == .active {
+            watcher.fire()
+        }
+    }
+
+    private func refreshNow() {
+        now = LoopInstant.monotonicNow()
+        nowIsStale = false
+    }
+
+    // MARK: Making watchers
+
+    public func makeIOWatcher(
+        _ fd: FileDescriptor, _ events: IOEvents, _ callback: @escaping (IOEvents) throws -> Void
+    ) throws(LoopError) -> IOWatcher {
+        try checkUsable(operation: "makeIOWatcher")
+        return try IOWatcher(loop: self, fd: fd, events: events, isCounted: true, callback: callback)
+    }
+
+    public func makeTimer(after: Duration, repeat: Duration, _ callback: @escaping () throws -> Void)
+        throws(LoopError) -> TimerWatcher
+    {
+        try checkUsable(operation: "makeTimer")
+        return try TimerWatcher(loop: self, after: after, repeat: `repeat`, callback: callback)
+    }
+
+    public func makeSignalWatcher(_ signal: Signal, _ callback: @escaping () throws -> Void)
+        throws(LoopError) -> SignalWatcher
+    {
+        try checkUsable(operation: "makeSignalWatcher")
+        return try SignalWatcher(loop: self, signal: signal, callback: callback)
+    }
+
+    public func makeIdleWatcher(_ callback: @escaping () throws -> Void) throws(LoopError) -> IdleWatcher {
+        try checkUsable(operation: "makeIdleWatcher")
+        return IdleWatcher(loop: self, phase: .idle, callback: callback)
+    }
+
+    public func makePrepareWatcher(_ callback: @escaping () throws -> Void) throws(LoopError) -> PrepareWatcher {
+        try checkUsable(operation: "makePrepareWatcher")
+        return PrepareWatcher(loop: self, phase: .prepare, callback: callback)
+    }
+
+    public func makeCheckWatcher(_ callback: @escaping () throws -> Void) throws(LoopError) -> CheckWatcher {
+        try checkUsable(operation: "makeCheckWatcher")
+        return CheckWatcher(loop: self, phase: .check, callback: callback)
+    }
+
+    public func makeAsyncWatcher(_ callback: @escaping () throws -> Void) throws(LoopError) -> AsyncWatcher {
+        try checkUsable(operation: "makeAsyncWatcher")
+        return AsyncWatcher(loop: self, callback: callback)
+    }
+
+    public func makeChildWatcher(_ pid: ProcessID, _ callback: @escaping (ExitStatus) throws -> Void)
+        throws(LoopError) -> ChildWatcher
+    {
+        try checkUsable(operation: "makeChildWatcher")
+        return try ChildWatcher(loop: self, pid: pid, callback: callback)
+    }
+
+    // MARK: For watchers
+
+    /// Throws unless called on the loop's thread.
+    @inline(__always)
+    func checkThread(operation: @autoclosure () -> String) throws(LoopError) {
+        guard pthread_equal(pthread_self(), ownerThread) != 0 else {
+            throw .wrongThread(
+                operation: operation(), loopThread: ownerThreadID, callingThread: greenloop_thread_id())
+        }
+    }
+
+    /// Throws unless called on the loop's thread while the loop is open.
+    @inline(__always)
+    func checkUsable(operation: @autoclosure () -> String) throws(LoopError) {
+        try checkThread(operation: operation())
+        if isClosed { throw .loopClosed(operation: operation()) }
+    }
+
+    /// Runs one callback: refreshes ``now`` for the first one after a wait, and routes errors.
+    @inline(__always)
+    func dispatch(from watcher: Watcher, _ body: () throws -> Void) {
+        dispatch(source: watcher.kindName, body)
+    }
+
+    @inline(__always)
+    private func dispatch(source: @autoclosure () -> String, _ body: () throws -> Void) {
+        if nowIsStale { refreshNow() }
+        didDispatch = true
+        do {
+            try body()
+        } catch {
+            errorHandler(error, source())
+        }
+    }
+
+    func watcherActivated(referenced: Bool) {
+        activeWatcherCount += 1
+        if referenced { referencedWatcherCount += 1 }
+    }
+
+    func watcherDeactivated(referenced: Bool) {
+        activeWatcherCount -= 1
+        if referenced { referencedWatcherCount -= 1 }
+    }
+
+    func phaseWatcherStarted(_ watcher: LoopPhaseWatcher) {
+        phaseWatchers[watcher.phase.rawValue].append(watcher)
+    }
+
+    func phaseWatcherStopped(_ watcher: LoopPhaseWatcher) {
+        phaseWatchers[watcher.phase.rawValue].removeAll { $0 === watcher }
+    }
+
+    func asyncWatcherStarted(_ watcher: AsyncWatcher) {
+        asyncWatchers.append(watcher)
+    }
+
+    func asyncWatcherStopped(_ watcher: AsyncWatcher) {
+        asyncWatchers.removeAll { $0 === watcher }
+    }
+
+    func signalWatcherStarted(_ watcher: SignalWatcher) throws(LoopError) {
+        let signal = watcher.signal.rawValue
+        if signalWatchers[signal] == nil {
+            guard SignalOwnership.claim(signal, for: ObjectIdentifier(self)) else {
+                throw .signalOwnedByAnotherLoop(watcher.signal)
+            }
+            guard greenloop_signal_attach(signal, waker.fileDescriptor) == 0 else {
+                let failure = Errno(rawValue: errno)
+                SignalOwnership.release(signal, from: ObjectIdentifier(self))
+                throw .systemCallFailed("sigaction(\(watcher.signal))", failure)
+            }
+            signalWatchers[signal] = []
+        }
+        signalWatchers[signal]?.append(watcher)
+    }
+
+    func signalWatcherStopped(_ watcher: SignalWatcher) {
+        let signal = watcher.signal.rawValue
+        signalWatchers[signal]?.removeAll { $0 === watcher }
+        if signalWatchers[signal]?.isEmpty == true {
+            signalWatchers[signal] = nil
+            releaseSignal(signal)
+        }
+    }
+
+    private func releaseSignal(_ signal: CInt) {
+        _ = greenloop_signal_detach(signal)
+        SignalOwnership.release(signal, from: ObjectIdentifier(self))
+    }
+
+    /// The wake-up eventfd fired: a signal arrived or an async watcher was sent to.
+    private func handleWake() {
+        waker.drain()
+        if !signalWatchers.isEmpty {
+            for (signal, watchers) in signalWatchers where greenloop_signal_take(signal) != 0 {
+                for watcher in watchers where watcher.state == .active { watcher.fire() }
+            }
+        }
+        if !asyncWatchers.isEmpty {
+            for watcher in asyncWatchers where watcher.state == .active { watcher.fireIfSent() }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+/// What every watcher has: the same verbs for every kind, as in libev's "anatomy of a watcher".
+///
+/// A watcher is made stopped by one of the loop's `make…` calls. ``start()`` makes it active: it
+/// then calls its callback each time its event happens, until ``stop()``. ``close()`` stops it
+/// for good and frees its C state; so does dropping the last reference to it.
+///
+/// **Watcher states.** stopped → (start) → active → (stop, or a one-shot event) → stopped;
+/// any → (close, or the loop's close) → closed. A watcher is *pending* between the moment its
+/// backend saw its event and the moment its callback runs (io and timer watchers only; the
+/// others run as soon as the loop sees their event).
+///
+/// **Callbacks** may start, stop, close or drop any watcher, their own included; an error they
+/// throw goes to the loop's ``Loop/errorHandler``.
+///
+/// **Threads.** Use a watcher only on its loop's thread: every call but ``isActive``,
+/// ``isPending`` and ``isClosed`` checks that and throws
+/// ``LoopError/wrongThread(operation:loopThread:callingThread:)``.
+public class Watcher {
+    /// The most urgent priority (libev's `EV_MAXPRI`).
+    public static let maximumPriority = 2
+    /// The least urgent priority (libev's `EV_MINPRI`).
+    public static let minimumPriority = -2
+
+    enum State {
+        case stopped, active, closed
+    }
+
+    let eventLoop: EventLoop
+    /// False for the loop's own internal watchers, which never keep `run` going.
+    let isCounted: Bool
+    var state = State.stopped
+
+    /// Whether the watcher, while active, keeps ``Loop/run(_:)`` going (libev's `ev_ref`). True
+    /// for new watchers.
+    public private(set) var ref = true
+    /// The watcher's priority, from ``minimumPriority`` to ``maximumPriority``; 0 for new
+    /// watchers. It orders io and timer callbacks that become ready in the same iteration, higher
+    /// first (libev: strictly; libevent: by queue). Other kinds run in their own phase of the
+    /// iteration and ignore it.
+    public private(set) var priority = 0
+
+    init(loop: EventLoop, isCounted: Bool) {
+        self.eventLoop = loop
+        self.isCounted = isCounted
+    }
+
+    /// The loop the watcher belongs to.
+    public var loop: any Loop { eventLoop }
+
+    /// "timer watcher", "io watcher", …: used in error messages.
+    var kindName: String { "watcher" }
+
+    /// Whether the watcher is started (and its loop open). Cost: two loads.
+    public var isActive: Bool { state == .active && !eventLoop.isClosed }
+
+    /// Whether its event happened and its callback has not run yet.
+    public var isPending: Bool { false }
+
+    /// Whether ``close()`` was called.
+    public var isClosed: Bool { state == .closed }
+
+    /// Starts watching. No effect when already active.
+    ///
+    /// - Throws: ``LoopError/watcherClosed(operation:watcher:)``, ``LoopError/loopClosed(operation:)``,
+    ///   ``LoopError/wrongThread(operation:loopThread:callingThread:)``, and what the kind checks
+    ///   (a descriptor closed since the watcher was made, a signal owned by another loop).
+    public final func start() throws(LoopError) {
+        try checkUsable("start()")
+        guard state == .stopped else { return }
+        try activate()
+        state = .active
+        if isCounted { eventLoop.watcherActivated(referenced: ref) }
+    }
+
+    /// Stops watching; a pending callback will not run. No effect when not active.
+    public final func stop() throws(LoopError) {
+        try eventLoop.checkThread(operation: "\(kindName).stop()")
+        deactivateIfActive()
+    }
+
+    /// Stops the watcher for good and frees its C state now rather than when it is dropped. Any
+    /// later call but this one throws ``LoopError/watcherClosed(operation:watcher:)``.
+    public final func close() throws(LoopError) {
+        try eventLoop.checkThread(operation: "\(kindName).close()")
+        guard state != .closed else { return }
+        deactivateIfActive()
+        state = .closed
+        releaseResources()
+    }
+
+    /// Sets ``ref``. An unreferenced active watcher does not keep ``Loop/run(_:)`` going: use it
+    /// for housekeeping that should not, on its own, keep a program alive.
+    public final func setRef(_ ref: Bool) throws(LoopError) {
+        try checkUsable("setRef(_:)")
+        guard ref != self.ref else { return }
+        if state == .active && isCounted {
+            eventLoop.watcherDeactivated(referenced: self.ref)
+            eventLoop.watcherActivated(referenced: ref)
+        }
+        self.ref = ref
+    }
+
+    /// Sets ``priority``.
+    ///
+    /// - Throws: ``LoopError/invalidPriority(_:)`` out of range, ``LoopError/watcherActive(operation:watcher:)``
+    ///   while active (both backends fix the priority when a watcher starts).
+    public final func setPriority(_ priority: Int) throws(LoopError) {
+        try checkUsable("setPriority(_:)")
+        guard (Watcher.minimumPriority...Watcher.maximumPriority).contains(priority) else {
+            throw .invalidPriority(priority)
+        }
+        guard state != .active else { throw .watcherActive(operation: "setPriority(_:)", watcher: kindName) }
+        self.priority = priority
+    }
+
+    // MARK: For the kinds
+
+    /// Checks the thread, the loop and the watcher before an operation.
+    final func checkUsable(_ operation: @autoclosure () -> String) throws(LoopError) {
+        try eventLoop.checkUsable(operation: kindName + "." + operation())
+        if state == .closed { throw .watcherClosed(operation: operation(), watcher: kindName) }
+    }
+
+    /// Stops the watcher if it is active; safe on a closed loop (then only the state changes).
+    final func deactivateIfActive() {
+        guard state == .active else { return }
+        state = .stopped
+        guard !eventLoop.isClosed else { return }
+        deactivate()
+        if isCounted { eventLoop.watcherDeactivated(referenced: ref) }
+    }
+
+    /// Marks a watcher stopped whose backend has already stopped it (a one-shot event fired).
+    final func didStopByItself() {
+        guard state == .active else { return }
+        state = .stopped
+        if isCounted { eventLoop.watcherDeactivated(referenced: ref) }
+    }
+
+    /// The kind's start: register with the backend or the loop. Called only when stopped.
+    func activate() throws(LoopError) {}
+    /// The kind's stop. Called only when active and the loop is open.
+    func deactivate() {}
+    /// The kind's C state and descriptors, freed by ``close()``.
+    func releaseResources() {}
+}
