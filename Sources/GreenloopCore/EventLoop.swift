@@ -33,9 +33,9 @@ public final class EventLoop: Loop {
     private var wakeWatcher: IOWatcher?
     private var queuedCallbacks: [() throws -> Void] = []
     private var runningCallbacks: [() throws -> Void] = []
-    private var phaseWatchers: [[LoopPhaseWatcher]] = [[], [], []]
-    private var asyncWatchers: [AsyncWatcher] = []
-    private var signalWatchers: [CInt: [SignalWatcher]] = [:]
+    private let phaseWatchers = [WatcherList<LoopPhaseWatcher>(), .init(), .init()]
+    private let asyncWatchers = WatcherList<AsyncWatcher>()
+    private var signalWatchers: [CInt: WatcherList<SignalWatcher>] = [:]
     private var stopRequested = false
     /// Set before each wait; the first callback after it refreshes ``now``.
     private var nowIsStale = false
@@ -116,13 +116,13 @@ public final class EventLoop: Loop {
     }
 
     private func closeResources() {
-        for signal in signalWatchers.keys { releaseSignal(signal) }
-        signalWatchers = [:]
-        phaseWatchers = [[], [], []]
-        asyncWatchers = []
-        queuedCallbacks = []
+        // Closed first: watchers released below then see a closed loop and touch nothing.
         isClosed = true
         waker.markClosed()
+        for signal in signalWatchers.keys { releaseSignal(signal) }
+        signalWatchers = [:]
+        queuedCallbacks = []
+        wakeWatcher = nil
         native.close()
     }
 
@@ -163,9 +163,7 @@ public final class EventLoop: Loop {
     private func runPhase(_ phase: LoopPhase) {
         let watchers = phaseWatchers[phase.rawValue]
         guard !watchers.isEmpty else { return }
-        for watcher in watchers where watcher.state == .active {
-            watcher.fire()
-        }
+        watchers.forEach { $0.fire() }
     }
 
     private func refreshNow() {
@@ -273,7 +271,7 @@ public final class EventLoop: Loop {
     }
 
     func phaseWatcherStopped(_ watcher: LoopPhaseWatcher) {
-        phaseWatchers[watcher.phase.rawValue].removeAll { $0 === watcher }
+        phaseWatchers[watcher.phase.rawValue].remove(watcher)
     }
 
     func asyncWatcherStarted(_ watcher: AsyncWatcher) {
@@ -281,7 +279,7 @@ public final class EventLoop: Loop {
     }
 
     func asyncWatcherStopped(_ watcher: AsyncWatcher) {
-        asyncWatchers.removeAll { $0 === watcher }
+        asyncWatchers.remove(watcher)
     }
 
     func signalWatcherStarted(_ watcher: SignalWatcher) throws(LoopError) {
@@ -295,15 +293,16 @@ public final class EventLoop: Loop {
                 SignalOwnership.release(signal, from: ObjectIdentifier(self))
                 throw .systemCallFailed("sigaction(\(watcher.signal))", failure)
             }
-            signalWatchers[signal] = []
+            signalWatchers[signal] = WatcherList()
         }
         signalWatchers[signal]?.append(watcher)
     }
 
     func signalWatcherStopped(_ watcher: SignalWatcher) {
         let signal = watcher.signal.rawValue
-        signalWatchers[signal]?.removeAll { $0 === watcher }
-        if signalWatchers[signal]?.isEmpty == true {
+        guard let watchers = signalWatchers[signal] else { return }
+        watchers.remove(watcher)
+        if watchers.isEmpty {
             signalWatchers[signal] = nil
             releaseSignal(signal)
         }
@@ -319,11 +318,11 @@ public final class EventLoop: Loop {
         waker.drain()
         if !signalWatchers.isEmpty {
             for (signal, watchers) in signalWatchers where greenloop_signal_take(signal) != 0 {
-                for watcher in watchers where watcher.state == .active { watcher.fire() }
+                watchers.forEach { $0.fire() }
             }
         }
         if !asyncWatchers.isEmpty {
-            for watcher in asyncWatchers where watcher.state == .active { watcher.fireIfSent() }
+            asyncWatchers.forEach { $0.fireIfSent() }
         }
     }
 }
