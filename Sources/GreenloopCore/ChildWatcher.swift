@@ -20,12 +20,12 @@ public final class ChildWatcher: Watcher {
     /// The child watched.
     public let processID: ProcessID
     /// How the child ended, once the watcher has seen it.
-    public private(set) var exitStatus: ExitStatus?
-    private let callback: (ExitStatus) throws -> Void
+    public private(set) var exitStatus: TerminationStatus?
+    private let callback: (TerminationStatus) throws -> Void
     private var pidfd: CInt
     private var readiness: IOWatcher?
 
-    init(loop: EventLoop, pid: ProcessID, callback: @escaping (ExitStatus) throws -> Void) throws(LoopError) {
+    init(loop: EventLoop, pid: ProcessID, callback: @escaping (TerminationStatus) throws -> Void) throws(LoopError) {
         guard pid.rawValue > 0 else { throw .invalidProcessID(pid.rawValue, nil) }
         let fd = greenloop_pidfd_open(pid.rawValue)
         guard fd >= 0 else { throw .invalidProcessID(pid.rawValue, Errno(rawValue: errno)) }
@@ -73,7 +73,7 @@ public final class ChildWatcher: Watcher {
                 throw LoopError.systemCallFailed("waitid(\(processID))", failure)
             }
             guard status.exited != 0 else { return }
-            let ended: ExitStatus =
+            let ended: TerminationStatus =
                 status.by_signal != 0
                 ? .signaled(Signal(rawValue: status.status), coreDumped: status.core_dumped != 0)
                 : .exited(code: status.status)

@@ -214,7 +214,7 @@ public final class EventLoop: Loop {
         return AsyncWatcher(loop: self, callback: callback)
     }
 
-    public func makeChildWatcher(_ pid: ProcessID, _ callback: @escaping (ExitStatus) throws -> Void)
+    public func makeChildWatcher(_ pid: ProcessID, _ callback: @escaping (TerminationStatus) throws -> Void)
         throws(LoopError) -> ChildWatcher
     {
         try checkUsable(operation: "makeChildWatcher")

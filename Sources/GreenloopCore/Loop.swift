@@ -105,7 +105,7 @@ public protocol Loop: AnyObject {
     /// A watcher that another thread can trigger (see ``AsyncWatcher``).
     func makeAsyncWatcher(_ callback: @escaping () throws -> Void) throws(LoopError) -> AsyncWatcher
     /// A watcher for the exit of the child process `pid` (see ``ChildWatcher``).
-    func makeChildWatcher(_ pid: ProcessID, _ callback: @escaping (ExitStatus) throws -> Void)
+    func makeChildWatcher(_ pid: ProcessID, _ callback: @escaping (TerminationStatus) throws -> Void)
         throws(LoopError) -> ChildWatcher
 }
 
