@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "CGreenloopSystem.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -133,3 +134,11 @@ int greenloop_signal_take(int signo) {
 int greenloop_thread_id(void) { return (int)gettid(); }
 
 int greenloop_kill_self(int signo) { return kill(getpid(), signo); }
+
+const char *greenloop_library_defining(const char *symbol) {
+    void *address = dlsym(RTLD_DEFAULT, symbol);
+    if (address == NULL) return NULL;
+    Dl_info info;
+    if (dladdr(address, &info) == 0) return NULL;
+    return info.dli_fname;
+}

@@ -134,9 +134,17 @@ public final class EventLoop: Loop {
 
     public func reinitializeAfterFork() throws(LoopError) {
         try checkUsable(operation: "reinitializeAfterFork()")
+        // The order matters, because the child shares two kernel objects with the parent.
+        // 1. The backend first: until it is remade, the child's loop uses the parent's epoll set,
+        //    and deregistering anything there would remove it from the parent's loop too.
+        // 2. Then deregister the inherited eventfd while its number is still ours: closed while
+        //    still registered, it would stay in the child's epoll set (the parent keeps the file
+        //    open) under a number the child may reuse, and the parent's wake-ups would look like
+        //    readiness of the child's new descriptor.
+        // 3. Then a wake-up eventfd of the child's own.
         try native.reinitializeAfterFork()
-        try waker.replaceAfterFork()
         try wakeWatcher?.stop()
+        try waker.replaceAfterFork()
         try wakeWatcher?.set(FileDescriptor(rawValue: waker.fileDescriptor), .read)
         try wakeWatcher?.start()
         for signal in signalWatchers.keys {

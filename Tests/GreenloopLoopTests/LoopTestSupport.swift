@@ -44,8 +44,12 @@ final class Pipe {
     let readEnd: FileDescriptor
     let writeEnd: FileDescriptor
 
+    /// Non-blocking, so that a read after a spurious wake-up fails instead of hanging the test.
     init() throws {
         (readEnd, writeEnd) = try FileDescriptor.pipe()
+        for end in [readEnd, writeEnd] {
+            _ = fcntl(end.rawValue, F_SETFL, fcntl(end.rawValue, F_GETFL) | O_NONBLOCK)
+        }
     }
 
     deinit {

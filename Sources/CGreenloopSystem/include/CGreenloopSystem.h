@@ -48,6 +48,11 @@ int greenloop_signal_take(int signo);
 /// The calling thread's kernel id (gettid), for messages about thread misuse.
 int greenloop_thread_id(void);
 
+/// The path of the shared object that the process's global scope resolves `symbol` to, or NULL
+/// when no loaded object exports it. Used to check which library owns a name (libev exports
+/// libevent's names too).
+const char *greenloop_library_defining(const char *symbol);
+
 /// Sends `signo` to the calling process (raise(3) targets the calling thread only).
 int greenloop_kill_self(int signo);
 
