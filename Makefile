@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 
-.PHONY: all deps build demo test clean
+.PHONY: all deps build demo test test-sanitize clean
 
 all: build
 
@@ -21,5 +21,10 @@ demo: deps
 test: deps
 	$(SWIFT) test
 
+## The tests again under AddressSanitizer and LeakSanitizer (a separate build folder).
+test-sanitize: deps
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
+	$(SWIFT) test --skip-build --disable-xctest --sanitize=address --scratch-path .build-asan
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-asan

@@ -43,20 +43,22 @@ func tour() throws {
             kill(getpid(), SIGUSR1)
         }
     }
-    var signalWatcher: SignalWatcher?
-    signalWatcher = try loop.makeSignalWatcher(.user1) {
+    // Not referenced: it does not keep the loop going by itself, so once it has stopped the
+    // timer and the reader, run() returns. (A callback that captured its own watcher strongly
+    // would make a reference cycle.)
+    let signalWatcher = try loop.makeSignalWatcher(.user1) {
         print("\(elapsed())  signal  received \(Signal.user1) on the loop's thread; stopping")
         try ticker.stop()
         try reader.stop()
-        try signalWatcher?.stop()
     }
+    try signalWatcher.setRef(false)
     // A safety net: the tour never runs longer than five seconds.
     let deadline = try loop.makeTimer(after: .seconds(5)) { try loop.stop() }
     try deadline.setRef(false)
 
     try reader.start()
     try ticker.start()
-    try signalWatcher?.start()
+    try signalWatcher.start()
     try deadline.start()
     try loop.run()
     print("\(elapsed())  done after \(loop.iteration) iterations, \(ticks) ticks")

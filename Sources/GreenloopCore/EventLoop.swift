@@ -122,6 +122,7 @@ public final class EventLoop: Loop {
         for signal in signalWatchers.keys { releaseSignal(signal) }
         signalWatchers = [:]
         queuedCallbacks = []
+        wakeWatcher?.retireWithLoop()
         wakeWatcher = nil
         native.close()
     }

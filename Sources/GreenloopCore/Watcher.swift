@@ -25,7 +25,12 @@ public class Watcher {
         case stopped, active, closed
     }
 
-    let eventLoop: EventLoop
+    /// Unowned, so that the loop's own internal watchers, which the loop holds, form no cycle
+    /// with it; ``retainedLoop`` keeps the loop alive for every other watcher.
+    unowned let eventLoop: EventLoop
+    /// The strong reference by which a user's watcher keeps its loop alive; `nil` for the loop's
+    /// internal watchers (owned by the loop, or by a watcher that holds the loop).
+    private let retainedLoop: EventLoop?
     /// False for the loop's own internal watchers, which never keep `run` going.
     let isCounted: Bool
     var state = State.stopped
@@ -41,6 +46,7 @@ public class Watcher {
 
     init(loop: EventLoop, isCounted: Bool) {
         self.eventLoop = loop
+        self.retainedLoop = isCounted ? loop : nil
         self.isCounted = isCounted
     }
 
@@ -135,6 +141,14 @@ public class Watcher {
         guard state == .active else { return }
         state = .stopped
         if isCounted { eventLoop.watcherDeactivated(referenced: ref) }
+    }
+
+    /// Retires one of the loop's internal watchers while the loop closes or deinitialises: frees
+    /// its C state (the backend is still open) without reading the loop, which may be in its
+    /// deinit, where even an unowned read would trap.
+    final func retireWithLoop() {
+        state = .closed
+        releaseResources()
     }
 
     /// The kind's start: register with the backend or the loop. Called only when stopped.

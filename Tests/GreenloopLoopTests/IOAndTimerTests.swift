@@ -102,6 +102,7 @@ struct IOAndTimerTests {
         try withLoop(backend) { loop in
             var times: [LoopInstant] = []
             var timer: TimerWatcher!
+            defer { timer = nil }  // the callback captures its own watcher: break the cycle
             timer = try loop.makeTimer(after: .milliseconds(5), repeat: .milliseconds(10)) {
                 times.append(loop.now)
                 if times.count == 5 { try timer.stop() }
@@ -123,6 +124,7 @@ struct IOAndTimerTests {
         try withLoop(backend) { loop in
             var timeouts = 0
             var timeout: TimerWatcher!
+            defer { timeout = nil }  // the callback captures its own watcher: break the cycle
             timeout = try loop.makeTimer(after: .zero, repeat: .milliseconds(40)) {
                 timeouts += 1
                 try timeout.stop()

@@ -137,6 +137,24 @@ struct LoopLifecycleTests {
         async.sender.send()
     }
 
+    @Test("a loop dropped without close() is freed, and so are its dropped watchers", arguments: allBackends)
+    func droppedLoopIsFreed(backend: Backend) throws {
+        weak var weakLoop: EventLoop?
+        weak var weakTimer: TimerWatcher?
+        do {
+            let loop = try makeLoop(backend)
+            let timer = try loop.makeTimer(after: .seconds(60)) {}
+            try timer.start()
+            let signal = try loop.makeSignalWatcher(.realTime(backend == .libev ? 5 : 6)) {}
+            try signal.start()
+            weakLoop = loop
+            weakTimer = timer
+            try loop.run(.nonBlocking)
+        }
+        #expect(weakTimer == nil)
+        #expect(weakLoop == nil)
+    }
+
     @Test("loop.now is cached per iteration and updateNow() refreshes it", arguments: allBackends)
     func cachedNow(backend: Backend) throws {
         try withLoop(backend) { loop in

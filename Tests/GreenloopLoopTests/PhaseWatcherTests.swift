@@ -54,6 +54,7 @@ struct PhaseWatcherTests {
             let pipe = try Pipe()
             var log: [String] = []
             var idle: IdleWatcher!
+            defer { idle = nil }  // the callback captures its own watcher: break the cycle
             idle = try loop.makeIdleWatcher {
                 log.append("idle")
                 if log.filter({ $0 == "idle" }).count == 3 { try idle.stop() }
