@@ -15,19 +15,24 @@ public enum BackendKind: String, Sendable, Hashable, CaseIterable, CustomStringC
         }
     }
 
+    /// The name as `GREENLOOP_BACKEND` spells it.
     public var description: String { rawValue }
 }
 
 /// The kernel interface a backend uses to wait for I/O.
 public enum IOMethod: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// epoll(7): O(1) per ready descriptor; the default of both backends on Linux.
     case epoll
+    /// poll(2): O(n) in the descriptors watched, per wait.
     case poll
+    /// select(2): O(n) per wait, and descriptors below FD_SETSIZE (1024) only.
     case select
     /// Linux AIO's poll interface (libev only; Linux ≥ 4.19).
     case linuxaio
     /// io_uring (libev only; Linux ≥ 5.1, and only where the kernel lets the process use it).
     case iouring
 
+    /// The name as `GREENLOOP_BACKEND` spells it.
     public var description: String { rawValue }
 }
 

@@ -15,18 +15,26 @@ import Glibc
 ///
 /// Make one with `makeLoop()` (GreenloopBackends), or a backend's own `makeLoop`.
 public final class EventLoop: Loop {
+    /// The backend half of the loop. Not API.
     @_spi(Backend) public let native: any NativeLoop
     let waker: Waker
     private let logger: Logger
     private let ownerThread: pthread_t
     private let ownerThreadID: CInt
 
+    /// See ``Loop/now``.
     public private(set) var now: LoopInstant
+    /// See ``Loop/iteration``.
     public private(set) var iteration: UInt64 = 0
+    /// See ``Loop/activeWatcherCount``.
     public private(set) var activeWatcherCount = 0
+    /// See ``Loop/referencedWatcherCount``.
     public private(set) var referencedWatcherCount = 0
+    /// See ``Loop/isRunning``.
     public private(set) var isRunning = false
+    /// See ``Loop/isClosed``.
     public private(set) var isClosed = false
+    /// See ``Loop/errorHandler``.
     public var errorHandler: (_ error: any Error, _ source: String) -> Void
 
     /// The loop's own watcher on ``waker``; never counted, so it never keeps `run` going.
@@ -42,8 +50,11 @@ public final class EventLoop: Loop {
     /// Whether any callback ran in this iteration (idle watchers run only when none did).
     private var didDispatch = false
 
+    /// See ``Loop/backend``.
     public var backend: BackendKind { native.kind }
+    /// See ``Loop/method``.
     public var method: IOMethod { native.method }
+    /// See ``Loop/pendingCount``.
     public var pendingCount: Int { native.pendingCount }
 
     /// Wraps a backend's native loop. Backends call this; users call `makeLoop()`.
@@ -77,6 +88,7 @@ public final class EventLoop: Loop {
     // MARK: Running
 
     @discardableResult
+    /// See ``Loop/run(_:)``.
     public func run(_ mode: RunMode) throws(LoopError) -> Bool {
         try checkUsable(operation: "run(_:)")
         guard !isRunning else { throw .reentrantRun }
@@ -103,11 +115,13 @@ public final class EventLoop: Loop {
         return referencedWatcherCount > 0 || !queuedCallbacks.isEmpty
     }
 
+    /// See ``Loop/stop()``.
     public func stop() throws(LoopError) {
         try checkThread(operation: "stop()")
         stopRequested = true
     }
 
+    /// See ``Loop/close()``.
     public func close() throws(LoopError) {
         try checkThread(operation: "close()")
         guard !isClosed else { return }
@@ -127,12 +141,14 @@ public final class EventLoop: Loop {
         native.close()
     }
 
+    /// See ``Loop/updateNow()``.
     public func updateNow() throws(LoopError) {
         try checkUsable(operation: "updateNow()")
         native.updateTime()
         refreshNow()
     }
 
+    /// See ``Loop/reinitializeAfterFork()``.
     public func reinitializeAfterFork() throws(LoopError) {
         try checkUsable(operation: "reinitializeAfterFork()")
         // The order matters, because the child shares two kernel objects with the parent.
@@ -153,6 +169,7 @@ public final class EventLoop: Loop {
         }
     }
 
+    /// See ``Loop/runOnNextIteration(_:)``.
     public func runOnNextIteration(_ body: @escaping () throws -> Void) throws(LoopError) {
         try checkUsable(operation: "runOnNextIteration(_:)")
         queuedCallbacks.append(body)
@@ -182,6 +199,7 @@ public final class EventLoop: Loop {
 
     // MARK: Making watchers
 
+    /// See ``Loop/makeIOWatcher(_:_:_:)``.
     public func makeIOWatcher(
         _ fd: FileDescriptor, _ events: IOEvents, _ callback: @escaping (IOEvents) throws -> Void
     ) throws(LoopError) -> IOWatcher {
@@ -189,6 +207,7 @@ public final class EventLoop: Loop {
         return try IOWatcher(loop: self, fd: fd, events: events, isCounted: true, callback: callback)
     }
 
+    /// See ``Loop/makeTimer(after:repeat:_:)``.
     public func makeTimer(after: Duration, repeat: Duration, _ callback: @escaping () throws -> Void)
         throws(LoopError) -> TimerWatcher
     {
@@ -196,6 +215,7 @@ public final class EventLoop: Loop {
         return try TimerWatcher(loop: self, after: after, repeat: `repeat`, callback: callback)
     }
 
+    /// See ``Loop/makeSignalWatcher(_:_:)``.
     public func makeSignalWatcher(_ signal: Signal, _ callback: @escaping () throws -> Void)
         throws(LoopError) -> SignalWatcher
     {
@@ -203,26 +223,31 @@ public final class EventLoop: Loop {
         return try SignalWatcher(loop: self, signal: signal, callback: callback)
     }
 
+    /// See ``Loop/makeIdleWatcher(_:)``.
     public func makeIdleWatcher(_ callback: @escaping () throws -> Void) throws(LoopError) -> IdleWatcher {
         try checkUsable(operation: "makeIdleWatcher")
         return IdleWatcher(loop: self, phase: .idle, callback: callback)
     }
 
+    /// See ``Loop/makePrepareWatcher(_:)``.
     public func makePrepareWatcher(_ callback: @escaping () throws -> Void) throws(LoopError) -> PrepareWatcher {
         try checkUsable(operation: "makePrepareWatcher")
         return PrepareWatcher(loop: self, phase: .prepare, callback: callback)
     }
 
+    /// See ``Loop/makeCheckWatcher(_:)``.
     public func makeCheckWatcher(_ callback: @escaping () throws -> Void) throws(LoopError) -> CheckWatcher {
         try checkUsable(operation: "makeCheckWatcher")
         return CheckWatcher(loop: self, phase: .check, callback: callback)
     }
 
+    /// See ``Loop/makeAsyncWatcher(_:)``.
     public func makeAsyncWatcher(_ callback: @escaping () throws -> Void) throws(LoopError) -> AsyncWatcher {
         try checkUsable(operation: "makeAsyncWatcher")
         return AsyncWatcher(loop: self, callback: callback)
     }
 
+    /// See ``Loop/makeChildWatcher(_:_:)``.
     public func makeChildWatcher(_ pid: ProcessID, _ callback: @escaping (TerminationStatus) throws -> Void)
         throws(LoopError) -> ChildWatcher
     {

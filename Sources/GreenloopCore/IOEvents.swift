@@ -1,8 +1,10 @@
 /// The readiness an ``IOWatcher`` waits for, and reports.
 public struct IOEvents: OptionSet, Hashable, Sendable, CustomStringConvertible {
+    /// The bits: 1 read, 2 write.
     public var rawValue: UInt8
 
     @inlinable
+    /// Events from their bits.
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
     /// The descriptor can be read without blocking (or is at end of file, or has an error).
@@ -10,6 +12,7 @@ public struct IOEvents: OptionSet, Hashable, Sendable, CustomStringConvertible {
     /// The descriptor can be written without blocking.
     public static let write = IOEvents(rawValue: 2)
 
+    /// `read`, `write`, `read|write` or `none`.
     public var description: String {
         switch (contains(.read), contains(.write)) {
         case (true, true): return "read|write"

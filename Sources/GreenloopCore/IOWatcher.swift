@@ -42,6 +42,7 @@ public final class IOWatcher: Watcher {
 
     override var kindName: String { "io watcher" }
 
+    /// See ``Watcher/isPending``.
     public override var isPending: Bool { isActive && (native?.isPending ?? false) }
 
     /// Watches another descriptor or other events from the next start.

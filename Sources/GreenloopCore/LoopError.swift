@@ -37,6 +37,7 @@ public enum LoopError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The backend named in code or in `GREENLOOP_BACKEND` is not an accepted spelling.
     case invalidBackendSelection(BackendSelectionError)
 
+    /// What was attempted, and why it was refused.
     public var description: String {
         switch self {
         case let .wrongThread(operation, loopThread, callingThread):

@@ -12,6 +12,7 @@ public struct LoopInstant: Comparable, Hashable, Sendable, CustomStringConvertib
     public var nanoseconds: UInt64
 
     @inlinable
+    /// The instant `nanoseconds` after the clock's origin.
     public init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
 
     /// The monotonic clock now, read afresh (a vDSO call, ~20 ns).
@@ -21,6 +22,7 @@ public struct LoopInstant: Comparable, Hashable, Sendable, CustomStringConvertib
         return LoopInstant(nanoseconds: UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec))
     }
 
+    /// Whether `lhs` comes first.
     public static func < (lhs: LoopInstant, rhs: LoopInstant) -> Bool {
         lhs.nanoseconds < rhs.nanoseconds
     }
@@ -37,6 +39,7 @@ public struct LoopInstant: Comparable, Hashable, Sendable, CustomStringConvertib
         later > self ? .nanoseconds(Int64(clamping: later.nanoseconds - nanoseconds)) : .zero
     }
 
+    /// Seconds since the clock's origin.
     public var description: String { "\(Double(nanoseconds) / 1e9) s" }
 }
 

@@ -5,7 +5,9 @@ public struct ProcessID: RawRepresentable, Hashable, Sendable, CustomStringConve
     public var rawValue: CInt
 
     @inlinable
+    /// A process id from its C value.
     public init(rawValue: CInt) { self.rawValue = rawValue }
 
+    /// `pid 1234`.
     public var description: String { "pid \(rawValue)" }
 }

@@ -13,6 +13,7 @@ public struct Signal: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public var rawValue: CInt
 
     @inlinable
+    /// A signal from its C number.
     public init(rawValue: CInt) { self.rawValue = rawValue }
 
     /// SIGHUP

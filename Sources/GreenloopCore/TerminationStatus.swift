@@ -5,6 +5,7 @@ public enum TerminationStatus: Hashable, Sendable, CustomStringConvertible {
     /// A signal ended it.
     case signaled(Signal, coreDumped: Bool)
 
+    /// `exited with code 7`, `killed by SIGTERM (15)`.
     public var description: String {
         switch self {
         case let .exited(code): return "exited with code \(code)"

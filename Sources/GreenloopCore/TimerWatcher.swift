@@ -38,6 +38,7 @@ public final class TimerWatcher: Watcher {
 
     override var kindName: String { "timer" }
 
+    /// See ``Watcher/isPending``.
     public override var isPending: Bool { isActive && (native?.isPending ?? false) }
 
     /// The time left until the next expiry, measured from ``Loop/now``; zero when inactive or
