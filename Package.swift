@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "GreenloopLibev", targets: ["GreenloopLibev"]),
         .library(name: "GreenloopLibevent", targets: ["GreenloopLibevent"]),
         .library(name: "GreenloopBackends", targets: ["GreenloopBackends"]),
+        .library(name: "Greenlets", targets: ["Greenlets"]),
         .executable(name: "greenloop-loop-tour", targets: ["LoopTour"]),
     ],
     dependencies: [
@@ -22,6 +23,7 @@ let package = Package(
         // C at the edges.
         .target(name: "CGreenloopSystem"),
         .target(name: "CLibev"),
+        .target(name: "CFContext", linkerSettings: [.linkedLibrary("boost_context")]),
         .target(
             name: "CLibevent",
             linkerSettings: [
@@ -46,13 +48,21 @@ let package = Package(
             name: "GreenloopBackends",
             dependencies: ["GreenloopCore", "GreenloopLibev", "GreenloopLibevent"]
         ),
-        .target(name: "Greenloop", dependencies: ["GreenloopCore", "GreenloopBackends"]),
+        .target(
+            name: "Greenlets",
+            dependencies: [
+                "GreenloopCore", "GreenloopBackends", "CFContext", "CGreenloopSystem",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .target(name: "Greenloop", dependencies: ["GreenloopCore", "GreenloopBackends", "Greenlets"]),
 
         // Examples.
         .executableTarget(name: "LoopTour", dependencies: ["Greenloop"], path: "Examples/LoopTour"),
 
         // Tests.
         .testTarget(name: "GreenloopCoreTests", dependencies: ["GreenloopCore"]),
+        .testTarget(name: "GreenletsTests", dependencies: ["Greenlets"]),
         .testTarget(
             name: "GreenloopLoopTests",
             dependencies: ["Greenloop", "GreenloopLibev", "GreenloopLibevent", "CLibevent", "CGreenloopSystem"]

@@ -1,2 +1,3 @@
 @_exported import GreenloopBackends
 @_exported import GreenloopCore
+@_exported import Greenlets

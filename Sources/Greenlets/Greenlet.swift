@@ -1,0 +1,364 @@
+import CFContext
+import CGreenloopSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A stackful coroutine: a closure that runs on its own stack and can suspend itself anywhere by
+/// switching to another greenlet, to be resumed later exactly where it stopped. Python's greenlet,
+/// in Swift.
+///
+/// Each thread has a *main* greenlet (the thread's own stack). A new greenlet's *parent* is the
+/// greenlet that made it, unless given: when a greenlet's body returns, its value goes to its
+/// parent, as if the body's last act was `parent.switchInto(value)`; an error it throws is thrown
+/// in the parent instead (``GreenletExit`` is not an error: the parent receives `nil`).
+///
+/// ```swift
+/// let echo = try Greenlet { first in
+///     var value = first
+///     while true { value = try Greenlet.main.switchInto(value) }
+/// }
+/// try echo.switchInto(1)   // 1
+/// ```
+///
+/// **Switching** to a greenlet runs it until it switches elsewhere; the value passed comes out of
+/// the `switchInto` call that suspended it (or is the body's argument, on the first switch). A
+/// switch to a dead greenlet goes to its parent instead (or the parent's parent, up to the main
+/// greenlet, which never dies).
+///
+/// **Stacks** are guard-paged and pooled per thread (see ``defaultStackSize``): overflow hits a
+/// guard page and crashes with a backtrace, never corrupts memory. A switch costs a few register
+/// moves (boost.context's fcontext), no system call.
+///
+/// **Lifetimes.** A running greenlet stays alive. A suspended greenlet whose last reference goes is
+/// resumed with ``GreenletExit`` on the spot, so that its frames unwind and release what they
+/// hold; then its stack returns to the pool. (Dropped on another thread than its own, it cannot be
+/// resumed: its stack is freed and what its frames held is leaked.) A greenlet's body should not
+/// hold a strong reference to its own greenlet, or it can never be dropped.
+///
+/// **Threads.** A greenlet belongs to the thread that made it; using it from another thread
+/// throws ``GreenletError/wrongThread(operation:greenletThread:callingThread:)``.
+public final class Greenlet {
+    /// The stack size of a greenlet made without one: 256 KiB of address space, of which only the
+    /// pages touched cost memory (a few KiB for most greenlets).
+    public static let defaultStackSize = 256 * 1024
+    /// The smallest stack size accepted.
+    public static let minimumStackSize = 16 * 1024
+
+    enum State {
+        case notStarted, running, suspended, dead
+    }
+
+    /// Unowned for the main greenlet (the thread state owns it); ``retainedHome`` keeps the thread
+    /// state alive for every other greenlet.
+    unowned let home: GreenletThread
+    private let retainedHome: GreenletThread?
+    var state: State
+    /// Where to jump to resume this greenlet; set while it is suspended.
+    var context: greenloop_fcontext_t?
+    /// What the sanitizers know of its stack; a stable address for the C switch.
+    let fiber: UnsafeMutablePointer<greenloop_fiber_t>
+    private var stack: GreenletStack?
+    /// The stack size asked for.
+    public let stackSize: Int
+    private var body: ((Any?) throws -> Any?)?
+    /// What the last switch into this greenlet carries.
+    var incoming: SwitchMessage?
+    /// Where the body's value or error goes when it ends; `nil` only for a main greenlet.
+    public private(set) var parent: Greenlet?
+    /// How the body ended, once the greenlet is dead: its value, or its error (``GreenletExit``
+    /// included).
+    public private(set) var outcome: Result<Any?, any Error>?
+
+    /// Makes a greenlet that will run `body` when first switched into; it does not run yet.
+    ///
+    /// - Parameters:
+    ///   - stackSize: usable stack bytes (rounded up to pages; at least ``minimumStackSize``).
+    ///   - parent: where its value goes when it ends; the current greenlet by default.
+    ///   - body: gets the value of the first switch into the greenlet; returns the value for the
+    ///     parent.
+    /// - Throws: ``GreenletError/stackTooSmall(_:)``, ``GreenletError/invalidParent(_:)`` for a
+    ///   parent of another thread.
+    public init(
+        stackSize: Int = Greenlet.defaultStackSize, parent: Greenlet? = nil,
+        _ body: @escaping (Any?) throws -> Any?
+    ) throws(GreenletError) {
+        guard stackSize >= Greenlet.minimumStackSize else { throw .stackTooSmall(stackSize) }
+        let thread = GreenletThread.forCallingThread
+        if let parent, parent.home !== thread {
+            throw .invalidParent("the parent belongs to thread \(parent.home.threadID), this greenlet to thread \(thread.threadID)")
+        }
+        home = thread
+        retainedHome = thread
+        state = .notStarted
+        fiber = .allocate(capacity: 1)
+        fiber.initialize(to: greenloop_fiber_t())
+        self.stackSize = stackSize
+        self.body = body
+        self.parent = parent ?? thread.current
+    }
+
+    /// The main greenlet of `thread`: its own stack, already running.
+    init(mainOf thread: GreenletThread) {
+        home = thread
+        retainedHome = nil
+        state = .running
+        fiber = .allocate(capacity: 1)
+        fiber.initialize(to: greenloop_fiber_t())
+        greenloop_fiber_create(fiber)
+        stackSize = 0
+        parent = nil
+    }
+
+    deinit {
+        if state == .suspended && GreenletThread.forCallingThread === home {
+            // Unwind: the frames on its stack release what they hold. Its value or error comes
+            // back here, where nobody wants it.
+            parent = home.current
+            _ = try? throwInto(GreenletExit())
+        }
+        releaseStack()
+        fiber.deinitialize(count: 1)
+        fiber.deallocate()
+    }
+
+    /// The greenlet running on the calling thread (its main greenlet if none was started).
+    public static var current: Greenlet { GreenletThread.forCallingThread.current }
+
+    /// The calling thread's main greenlet.
+    public static var main: Greenlet { GreenletThread.forCallingThread.main }
+
+    /// Whether the body has ended (returned or thrown).
+    public var isDead: Bool { state == .dead }
+    /// Whether the greenlet has been switched into at least once (or is a main greenlet).
+    public var isStarted: Bool { state != .notStarted }
+    /// Whether this is a thread's main greenlet.
+    public var isMain: Bool { stackSize == 0 }
+
+    /// The body's value once dead; rethrows its error (``GreenletExit`` gives `nil`).
+    public func value() throws -> Any? {
+        switch outcome {
+        case .success(let value)?: return value
+        case .failure(let error)? where error is GreenletExit: return nil
+        case .failure(let error)?: throw error
+        case nil: return nil
+        }
+    }
+
+    /// Changes the parent.
+    ///
+    /// - Throws: ``GreenletError/invalidParent(_:)`` for a parent of another thread, one that
+    ///   would make a cycle, or a main greenlet (which has none).
+    public func setParent(_ newParent: Greenlet) throws(GreenletError) {
+        guard !isMain else { throw .invalidParent("a main greenlet has no parent") }
+        guard newParent.home === home else {
+            throw .invalidParent("the parent belongs to thread \(newParent.home.threadID), this greenlet to thread \(home.threadID)")
+        }
+        var ancestor: Greenlet? = newParent
+        while let candidate = ancestor {
+            if candidate === self { throw .invalidParent("the parent chain would be a cycle") }
+            ancestor = candidate.parent
+        }
+        parent = newParent
+    }
+
+    /// Switches to this greenlet, passing `value`, and suspends the current one until something
+    /// switches back to it.
+    ///
+    /// - Returns: the value passed by whichever greenlet switches back (or the value of a child
+    ///   greenlet that ended).
+    /// - Throws: the error thrown into the current greenlet while it was suspended (by
+    ///   ``throwInto(_:)``, or by a child greenlet whose body threw);
+    ///   ``GreenletError/wrongThread(operation:greenletThread:callingThread:)``.
+    @discardableResult
+    public func switchInto(_ value: Any? = nil) throws -> Any? {
+        let thread = try checkThread("switchInto(_:)")
+        return try Greenlet.suspendCurrent(switchingTo: liveSelfOrAncestor, .value(value), on: thread)
+    }
+
+    /// Raises `error` inside this greenlet, where it is suspended, and suspends the current one.
+    ///
+    /// A greenlet that has not started dies at once without running, and `error` goes to its
+    /// parent as if its body had thrown it (``GreenletExit``: the parent receives `nil`).
+    ///
+    /// - Returns: what the greenlet (or its parent) switches back.
+    @discardableResult
+    public func throwInto(_ error: any Error = GreenletExit()) throws -> Any? {
+        let thread = try checkThread("throwInto(_:)")
+        guard state == .notStarted else {
+            return try Greenlet.suspendCurrent(switchingTo: liveSelfOrAncestor, .error(error), on: thread)
+        }
+        finish(with: .failure(error))
+        return try Greenlet.suspendCurrent(
+            switchingTo: parent!.liveSelfOrAncestor, SwitchMessage(outcome: .failure(error)), on: thread)
+    }
+
+    // MARK: Switching
+
+    /// This greenlet, or its first ancestor that is not dead.
+    var liveSelfOrAncestor: Greenlet {
+        var candidate = self
+        while candidate.state == .dead, let parent = candidate.parent { candidate = parent }
+        return candidate
+    }
+
+    private func checkThread(_ operation: String) throws(GreenletError) -> GreenletThread {
+        let thread = GreenletThread.forCallingThread
+        guard thread === home else {
+            throw .wrongThread(operation: operation, greenletThread: home.threadID, callingThread: thread.threadID)
+        }
+        return thread
+    }
+
+    /// Suspends the current greenlet and runs `target` with `message`; returns or throws what
+    /// the next switch into the current greenlet carries.
+    ///
+    /// The suspended greenlet is referred to only unretained in this frame, which stays on its
+    /// stack while it is suspended: a strong reference here would keep a dropped greenlet alive.
+    static func suspendCurrent(
+        switchingTo target: Greenlet, _ message: SwitchMessage, on thread: GreenletThread
+    ) throws -> Any? {
+        let suspending = Unmanaged.passUnretained(thread.current!)
+        if target === suspending.takeUnretainedValue() { return try message.deliver() }
+        if target.state == .notStarted { try target.prepareToStart() }
+        suspending.takeUnretainedValue().state = .suspended
+        target.state = .running
+        target.incoming = message
+        let destination = target.context!
+        target.context = nil
+        let fiber = target.fiber
+        thread.current = target
+        let transfer = greenloop_fiber_jump(destination, suspending.toOpaque(), fiber, 0)
+        Greenlet.resumed(by: transfer)
+        // Resumed: the greenlet is current again, so alive.
+        return try suspending.takeUnretainedValue().takeIncoming().deliver()
+    }
+
+    /// Runs first on every resumed stack: keeps the context of the greenlet that jumped here, or
+    /// frees its stack if it ended.
+    static func resumed(by transfer: greenloop_transfer_t) {
+        let opaque = transfer.data!
+        let jumper = Unmanaged<Greenlet>.fromOpaque(opaque).takeUnretainedValue()
+        if jumper.state == .dead {
+            // Its final jump passed it retained (see `greenletMain`), so that it outlived its own
+            // stack until here.
+            jumper.releaseStack()
+            Unmanaged<Greenlet>.fromOpaque(opaque).release()
+        } else {
+            jumper.context = transfer.fctx
+        }
+    }
+
+    func takeIncoming() -> SwitchMessage {
+        let message = incoming ?? .value(nil)
+        incoming = nil
+        return message
+    }
+
+    private func prepareToStart() throws(GreenletError) {
+        let stack = try home.pool(forStackSize: stackSize).take()
+        self.stack = stack
+        fiber.pointee.stack_bottom = UnsafeRawPointer(stack.bottom)
+        fiber.pointee.stack_size = stack.size
+        greenloop_fiber_create(fiber)
+        context = make_fcontext(stack.top, stack.size, greenletEntry)
+    }
+
+    private func releaseStack() {
+        guard let stack else { return }
+        self.stack = nil
+        greenloop_fiber_destroy(fiber)
+        home.pool(forStackSize: stackSize).give(stack)
+    }
+
+    /// Records the end of the body.
+    func finish(with outcome: Result<Any?, any Error>) {
+        state = .dead
+        body = nil
+        self.outcome = outcome
+    }
+
+    /// Moves the body and the first message out of the greenlet, for its entry frame.
+    func takeStart() -> (body: ((Any?) throws -> Any?)?, first: SwitchMessage) {
+        let start = (body, takeIncoming())
+        body = nil
+        return start
+    }
+}
+
+/// What a switch carries into the greenlet it resumes.
+enum SwitchMessage {
+    case value(Any?)
+    case error(any Error)
+
+    /// What a parent receives when a child ends with `outcome`.
+    init(outcome: Result<Any?, any Error>) {
+        switch outcome {
+        case .success(let value): self = .value(value)
+        case .failure(let error) where error is GreenletExit: self = .value(nil)
+        case .failure(let error): self = .error(error)
+        }
+    }
+
+    func deliver() throws -> Any? {
+        switch self {
+        case .value(let value): return value
+        case .error(let error): throw error
+        }
+    }
+}
+
+/// Where a finished greenlet jumps, as raw values only: nothing Swift must release may be alive in
+/// the frame that makes the final jump, since that frame never returns.
+private struct FinalJump {
+    let context: greenloop_fcontext_t
+    let data: UnsafeMutableRawPointer
+    let fiber: UnsafeMutablePointer<greenloop_fiber_t>
+}
+
+/// The entry function of every greenlet's stack. It must never return (fcontext would exit the
+/// process): it ends with the final jump to the parent.
+private func greenletEntry(_ transfer: greenloop_transfer_t) {
+    greenloop_fiber_entered()
+    let jump = greenletMain(transfer)
+    _ = greenloop_fiber_jump(jump.context, jump.data, jump.fiber, 1)
+    fatalError("a dead greenlet was resumed")
+}
+
+/// Runs a greenlet to its end and prepares the jump to its parent. Every Swift reference it holds
+/// is released when it returns.
+@inline(never)
+private func greenletMain(_ transfer: greenloop_transfer_t) -> FinalJump {
+    Greenlet.resumed(by: transfer)
+    // No reference to the greenlet may live in this frame while the body runs: a suspended
+    // greenlet's own stack must not keep it alive, or dropping it could never unwind it.
+    let outcome = runBody(startingGreenlet())
+    // Running again on this stack means this greenlet is the current one.
+    let thread = GreenletThread.forCallingThread
+    let me: Greenlet = thread.current
+    me.finish(with: outcome)
+    let receiver = me.parent!.liveSelfOrAncestor
+    receiver.incoming = SwitchMessage(outcome: outcome)
+    receiver.state = .running
+    let destination = receiver.context!
+    receiver.context = nil
+    thread.current = receiver
+    // Retained: `me` must outlive its own stack until the receiver has freed it.
+    return FinalJump(context: destination, data: Unmanaged.passRetained(me).toOpaque(), fiber: receiver.fiber)
+}
+
+@inline(never)
+private func startingGreenlet() -> (body: ((Any?) throws -> Any?)?, first: SwitchMessage) {
+    GreenletThread.forCallingThread.current.takeStart()
+}
+
+@inline(never)
+private func runBody(_ start: (body: ((Any?) throws -> Any?)?, first: SwitchMessage)) -> Result<Any?, any Error> {
+    guard let body = start.body else { return .success(nil) }
+    switch start.first {
+    case .value(let first):
+        do { return .success(try body(first)) } catch { return .failure(error) }
+    case .error(let error):
+        return .failure(error)
+    }
+}

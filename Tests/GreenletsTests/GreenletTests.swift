@@ -1,0 +1,247 @@
+import Greenlets
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Counts deinitialisations, to see what a greenlet's frames released.
+final class Probe {
+    static let deinits = Mutex<Int>(0)
+    let counter: Counter
+    init(_ counter: Counter) { self.counter = counter }
+    deinit { counter.value += 1 }
+
+    final class Counter { var value = 0 }
+}
+
+struct Boom: Error, Equatable {}
+
+@Suite("greenlets", .timeLimit(.minutes(1)))
+struct GreenletTests {
+    @Test("values travel both ways through switches")
+    func echo() throws {
+        let main = Greenlet.current
+        #expect(main.isMain)
+        #expect(main === Greenlet.main)
+        let echo = try Greenlet { first in
+            var value = first
+            while true {
+                value = try main.switchInto((value as! Int) * 2)
+            }
+        }
+        #expect(!echo.isStarted)
+        #expect(try echo.switchInto(1) as? Int == 2)
+        #expect(echo.isStarted && !echo.isDead)
+        #expect(try echo.switchInto(21) as? Int == 42)
+        #expect(Greenlet.current === main)
+    }
+
+    @Test("inside a greenlet, current is that greenlet and its parent is its maker")
+    func currentAndParent() throws {
+        var seen: [ObjectIdentifier] = []
+        var inner: Greenlet?
+        let outer = try Greenlet { _ in
+            seen.append(ObjectIdentifier(Greenlet.current))
+            inner = try Greenlet { _ in
+                seen.append(ObjectIdentifier(Greenlet.current))
+                return "inner done"
+            }
+            #expect(inner?.parent === Greenlet.current)
+            return try inner!.switchInto()
+        }
+        #expect(try outer.switchInto() as? String == "inner done")
+        #expect(seen == [ObjectIdentifier(outer), ObjectIdentifier(inner!)])
+        #expect(outer.parent === Greenlet.main)
+        #expect(outer.isDead && inner!.isDead)
+        #expect(try outer.value() as? String == "inner done")
+    }
+
+    @Test("a body's error is thrown in its parent, and kept as the outcome")
+    func errorToParent() throws {
+        let failing = try Greenlet { _ in throw Boom() }
+        #expect(throws: Boom.self) { try failing.switchInto() }
+        #expect(failing.isDead)
+        #expect(throws: Boom.self) { try failing.value() }
+    }
+
+    @Test("switching to a dead greenlet goes to its parent")
+    func switchToDead() throws {
+        let parent = try Greenlet { first in
+            // The child ends at once; its value arrives here.
+            let child = try Greenlet { _ in "child" }
+            let fromChild = try child.switchInto()
+            // Switching to the dead child again lands in ourselves, the parent: the value comes
+            // straight back.
+            let again = try child.switchInto("again")
+            return [first as! String, fromChild as! String, again as! String]
+        }
+        #expect(try parent.switchInto("first") as? [String] == ["first", "child", "again"])
+        // Now the parent is dead too: a switch to it goes to main, i.e. returns at once.
+        #expect(try parent.switchInto("to main") as? String == "to main")
+    }
+
+    @Test("throwing into an unstarted greenlet kills it without running it")
+    func throwIntoUnstarted() throws {
+        var ran = false
+        let never = try Greenlet { _ in
+            ran = true
+            return nil
+        }
+        #expect(throws: Boom.self) { try never.throwInto(Boom()) }
+        #expect(never.isDead && !ran)
+        let quiet = try Greenlet { _ in
+            ran = true
+            return nil
+        }
+        #expect(try quiet.throwInto() == nil)
+        #expect(quiet.isDead && !ran)
+        #expect(throws: GreenletExit.self) { try quiet.outcome?.get() }
+    }
+
+    @Test("throwing into a suspended greenlet raises where it waits; it may catch and go on")
+    func throwIntoSuspended() throws {
+        let main = Greenlet.current
+        var caught: [String] = []
+        let worker = try Greenlet { _ in
+            do {
+                try main.switchInto("waiting")
+            } catch {
+                caught.append("\(error)")
+            }
+            return "recovered"
+        }
+        #expect(try worker.switchInto() as? String == "waiting")
+        #expect(try worker.throwInto(Boom()) as? String == "recovered")
+        #expect(caught == ["Boom()"])
+    }
+
+    @Test("a suspended greenlet that is dropped unwinds: every object on its stack is released")
+    func droppedSuspendedUnwinds() throws {
+        let counter = Probe.Counter()
+        var cleanups = 0
+        var worker: Greenlet? = try Greenlet { _ in
+            let a = Probe(counter)
+            defer { cleanups += 1 }
+            try nested(counter) {
+                try Greenlet.main.switchInto("suspended deep inside")
+            }
+            _ = a
+            Issue.record("resumed normally instead of unwinding")
+            return nil
+        }
+        #expect(try worker?.switchInto() as? String == "suspended deep inside")
+        #expect(counter.value == 0)
+        worker = nil
+        #expect(counter.value == 3)
+        #expect(cleanups == 1)
+    }
+
+    @Test("a greenlet may drop the last reference to itself while it runs")
+    func dropsItselfWhileRunning() throws {
+        var holder: Greenlet?
+        holder = try Greenlet { _ in
+            holder = nil
+            return "still fine"
+        }
+        #expect(try holder!.switchInto() as? String == "still fine")
+        #expect(holder == nil)
+    }
+
+    @Test("parents can be changed, but not into a cycle or across threads")
+    func parents() throws {
+        let a = try Greenlet { _ in nil }
+        let b = try Greenlet(parent: a) { _ in "from b" }
+        #expect(b.parent === a)
+        #expect(throws: GreenletError.invalidParent("the parent chain would be a cycle")) { try a.setParent(b) }
+        #expect(throws: GreenletError.invalidParent("a main greenlet has no parent")) { try Greenlet.main.setParent(a) }
+        try b.setParent(Greenlet.main)
+        #expect(try b.switchInto() as? String == "from b")
+    }
+
+    @Test("greenlets belong to their thread: use from another thread is refused")
+    func wrongThread() throws {
+        let local = try Greenlet { _ in "ran" }
+        nonisolated(unsafe) let shared = local
+        let message = Mutex<String>("")
+        let box = Unmanaged.passRetained(Once { () in
+            do {
+                _ = try shared.switchInto()
+            } catch let error as GreenletError {
+                message.withLock { $0 = error.description }
+            } catch {}
+        }).toOpaque()
+        var thread = pthread_t()
+        pthread_create(&thread, nil, { raw in
+            Unmanaged<Once>.fromOpaque(raw!).takeRetainedValue().body()
+            return nil
+        }, box)
+        pthread_join(thread, nil)
+        #expect(message.withLock { $0 }.hasPrefix("switchInto(_:) was called on thread "))
+        #expect(!local.isStarted)
+        #expect(try local.switchInto() as? String == "ran")
+    }
+
+    @Test("stacks are reused: 20,000 greenlets one after another, then 2,000 alive at once")
+    func manyGreenlets() throws {
+        var total = 0
+        for index in 0..<20_000 {
+            let greenlet = try Greenlet { value in (value as! Int) + 1 }
+            total += try greenlet.switchInto(index) as! Int
+        }
+        #expect(total == (1...20_000).reduce(0, +))
+        let main = Greenlet.current
+        var alive: [Greenlet] = []
+        for _ in 0..<2_000 {
+            let greenlet = try Greenlet { _ in
+                try main.switchInto()
+                return nil
+            }
+            try greenlet.switchInto()
+            alive.append(greenlet)
+        }
+        #expect(alive.allSatisfy { $0.isStarted && !$0.isDead })
+        alive.removeAll()  // each is unwound as it goes
+    }
+
+    @Test("a stack that is too small is refused")
+    func tooSmall() {
+        #expect(throws: GreenletError.stackTooSmall(4096)) { try Greenlet(stackSize: 4096) { _ in nil } }
+    }
+
+    @Test("stack overflow hits the guard page and crashes, never corrupts memory")
+    func overflowCrashes() async {
+        // SIGSEGV from the guard page; under AddressSanitizer, its own stack-overflow report and
+        // exit status 1. Either way the process stops, loudly.
+        await #expect(processExitsWith: .failure) {
+            let deep = try Greenlet(stackSize: 64 * 1024) { _ in recurse(1) }
+            _ = try deep.switchInto()
+        }
+    }
+}
+
+final class Once: @unchecked Sendable {
+    // @unchecked: called exactly once, by the one thread it is handed to.
+    let body: () -> Void
+    init(_ body: @escaping () -> Void) { self.body = body }
+}
+
+/// Two more frames holding probes, with the switch at the bottom.
+private func nested(_ counter: Probe.Counter, _ innermost: () throws -> Void) throws {
+    let b = Probe(counter)
+    try deeper(counter, innermost)
+    _ = b
+}
+
+private func deeper(_ counter: Probe.Counter, _ innermost: () throws -> Void) throws {
+    let c = Probe(counter)
+    try innermost()
+    _ = c
+}
+
+@inline(never)
+private func recurse(_ depth: Int) -> Int {
+    var frame = [UInt8](repeating: UInt8(truncatingIfNeeded: depth), count: 512)
+    return withUnsafeMutableBytes(of: &frame) { _ in depth } + recurse(depth + 1) + Int(frame[0])
+}
