@@ -14,6 +14,8 @@ final class GreenletThread {
     /// its own code drops every other reference to it, because it runs on the stack it owns.
     var current: Greenlet!
     let threadID: CInt
+    /// The thread's hub, made on first use.
+    var hub: Hub?
     private var pools: [Int: StackPool] = [:]
 
     private init() {
@@ -47,4 +49,5 @@ private func releaseGreenletThread(_ raw: UnsafeMutableRawPointer?) {
     let state = Unmanaged<GreenletThread>.fromOpaque(raw).takeRetainedValue()
     // Break the thread → main → thread cycle; greenlets still alive elsewhere keep the state.
     state.current = nil
+    state.hub = nil
 }

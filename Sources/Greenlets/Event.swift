@@ -1,0 +1,36 @@
+/// A flag greenlets can wait for (gevent's `Event`): ``wait(timeout:)`` returns once it is set.
+///
+/// Setting it wakes every waiter, in the order they began to wait, at the hub's next iteration.
+public final class Event {
+    private var waiters: [Waiter] = []
+    /// Whether the flag is set.
+    public private(set) var isSet = false
+
+    /// A cleared event.
+    public init() {}
+
+    /// Sets the flag and wakes every waiter. Cost: O(waiters).
+    public func set() {
+        guard !isSet else { return }
+        isSet = true
+        let waiters = self.waiters
+        self.waiters = []
+        for waiter in waiters { waiter.wakeSoon() }
+    }
+
+    /// Clears the flag; later waits block again.
+    public func clear() { isSet = false }
+
+    /// Waits until the flag is set, at most `timeout`.
+    ///
+    /// - Returns: whether it is set.
+    @discardableResult
+    public func wait(timeout: Duration? = nil) throws -> Bool {
+        guard !isSet else { return true }
+        let waiter = Waiter(hub: try Hub.current())
+        waiters.append(waiter)
+        defer { waiters.removeAll { $0 === waiter } }
+        guard try completes(within: timeout, { _ = try waiter.wait() }) else { return false }
+        return isSet
+    }
+}

@@ -1,0 +1,165 @@
+import GreenloopBackends
+import GreenloopCore
+import Logging
+
+/// The greenlet that runs a thread's event loop, and to which every blocking operation switches.
+///
+/// A greenlet that waits (``sleep(_:)``, ``SpawnedGreenlet/join(timeout:)``, ``Event/wait(timeout:)``,
+/// ``waitReadable(_:timeout:)`` …) starts a watcher, switches to the hub, and is switched back by
+/// the watcher's callback, which the loop runs on the hub's stack. The watcher is stopped however
+/// the wait ends. Nothing blocks the thread but the loop's own wait for events.
+///
+/// One hub per thread: ``current`` makes it on first use, on the backend `GREENLOOP_BACKEND`
+/// names (see `makeLoop()`); ``install(loop:logger:)`` gives one a loop of your own first.
+///
+/// When the loop has nothing left to wait for while the main greenlet waits, the wait throws
+/// ``LoopExit`` instead of hanging (gevent's `LoopExit`).
+public final class Hub {
+    /// The loop the hub runs.
+    public let loop: any Loop
+    /// The greenlet that runs the loop; its parent is the thread's main greenlet.
+    public private(set) var greenlet: Greenlet!
+    /// Where errors that escape spawned greenlets are reported, once each. The default logs them
+    /// through the hub's `Logger` at `.info`.
+    public var errorHandler: (_ error: any Error, _ greenlet: String) -> Void
+    /// Spawned greenlets that have not ended: the hub keeps them alive, as gevent's loop keeps
+    /// the greenlets its watchers will resume.
+    var live: [ObjectIdentifier: AnyObject] = [:]
+
+    private init(loop: any Loop, logger: Logger) throws(GreenletError) {
+        self.loop = loop
+        self.errorHandler = { error, greenlet in
+            logger.info("error escaped a greenlet", metadata: ["error": "\(error)", "greenlet": "\(greenlet)"])
+        }
+        self.greenlet = try Greenlet(parent: Greenlet.main) { [unowned self] _ in
+            try self.runLoop()
+        }
+    }
+
+    /// The calling thread's hub, made on first use with `makeLoop()` (which reads
+    /// `GREENLOOP_BACKEND`).
+    ///
+    /// - Throws: what `makeLoop()` throws (a bad `GREENLOOP_BACKEND` value, an unavailable
+    ///   backend).
+    public static func current() throws -> Hub {
+        let thread = GreenletThread.forCallingThread
+        if let hub = thread.hub { return hub }
+        let hub = try install(loop: try makeLoop())
+        hub.ownsLoop = true
+        return hub
+    }
+
+    /// Makes the calling thread's hub with `loop` (made on this thread).
+    ///
+    /// - Throws: ``HubError/alreadyInstalled`` when the thread has a hub already.
+    @discardableResult
+    public static func install(loop: any Loop, logger: Logger = Logger(label: "greenloop.hub")) throws -> Hub {
+        let thread = GreenletThread.forCallingThread
+        guard thread.hub == nil else { throw HubError.alreadyInstalled }
+        let hub = try Hub(loop: loop, logger: logger)
+        thread.hub = hub
+        return hub
+    }
+
+    /// The hub's body: runs the loop; when the loop has nothing left, the greenlet that switched
+    /// here waits for something that can never happen: tell the main greenlet.
+    private func runLoop() throws -> Any? {
+        while !isDestroyed {
+            try loop.run()
+            if isDestroyed { break }
+            try Greenlet.main.throwInto(LoopExit())
+        }
+        return nil
+    }
+
+    private var isDestroyed = false
+    private var ownsLoop = false
+
+    /// Ends the hub: kills the spawned greenlets that are left (waiting for them at most
+    /// `timeout`), stops the loop, ends the hub's greenlet, and detaches the hub from the thread;
+    /// a loop the hub made itself is closed. The next ``current()`` makes a new hub.
+    ///
+    /// Call it from the thread's main greenlet.
+    ///
+    /// - Throws: ``HubError/notFromMainGreenlet`` anywhere else.
+    public func destroy(timeout: Duration = .seconds(1)) throws {
+        guard Greenlet.current.isMain, Greenlet.current.home === greenlet.home else {
+            throw HubError.notFromMainGreenlet
+        }
+        guard !isDestroyed else { return }
+        let survivors = live.values.compactMap { $0 as? any Killable }
+        for survivor in survivors { try survivor.killQuietly() }
+        if !survivors.isEmpty {
+            _ = try? completes(within: timeout) {
+                for survivor in survivors { try survivor.joinQuietly() }
+            }
+        }
+        isDestroyed = true
+        if greenlet.isStarted && !greenlet.isDead {
+            try loop.stop()
+            try greenlet.switchInto()
+        }
+        let thread = GreenletThread.forCallingThread
+        if thread.hub === self { thread.hub = nil }
+        if ownsLoop { try loop.close() }
+    }
+
+    /// Suspends the current greenlet until a callback switches back to it.
+    ///
+    /// - Throws: ``HubError/blockingInHub`` when called from the hub itself (a callback must not
+    ///   block), and whatever is thrown into the waiting greenlet (``Timeout``, ``GreenletExit``,
+    ///   ``LoopExit``).
+    func switchToHub() throws -> Any? {
+        guard Greenlet.current !== greenlet else { throw HubError.blockingInHub }
+        return try greenlet.switchInto()
+    }
+
+    /// Runs `body` in the hub at the start of the next loop iteration (after the loop has polled).
+    func schedule(_ body: @escaping () throws -> Void) {
+        do {
+            try loop.runOnNextIteration(body)
+        } catch {
+            errorHandler(error, "hub")
+        }
+    }
+}
+
+/// The main greenlet waited for something, and the loop has nothing left that could bring it:
+/// the wait would block forever.
+public struct LoopExit: Error, Hashable, Sendable, CustomStringConvertible {
+    /// Makes the error.
+    public init() {}
+    /// Why the wait ended.
+    public var description: String {
+        "this operation would block forever: the loop has no active watcher left to wake it"
+    }
+}
+
+/// A hub operation that was refused.
+public enum HubError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// A blocking call was made from the hub greenlet (from a loop callback): it would block the
+    /// loop itself. Spawn a greenlet for it instead.
+    case blockingInHub
+    /// ``Hub/install(loop:logger:)`` was called on a thread that has a hub.
+    case alreadyInstalled
+    /// ``Hub/destroy(timeout:)`` was called from a greenlet other than the thread's main one.
+    case notFromMainGreenlet
+
+    /// What was attempted, and why it was refused.
+    public var description: String {
+        switch self {
+        case .blockingInHub:
+            return "a blocking call was made from the hub (inside a loop callback); it would block the loop: spawn a greenlet for it"
+        case .alreadyInstalled:
+            return "this thread already has a hub"
+        case .notFromMainGreenlet:
+            return "destroy() must be called from the thread's main greenlet"
+        }
+    }
+}
+
+/// What ``Hub/destroy(timeout:)`` needs of a spawned greenlet, whatever its value type.
+protocol Killable: AnyObject {
+    func killQuietly() throws
+    func joinQuietly() throws
+}

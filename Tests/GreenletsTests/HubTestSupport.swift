@@ -1,0 +1,43 @@
+import Greenlets
+import GreenloopBackends
+import GreenloopCore
+import SystemPackage
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Every hub-level test runs once per entry.
+let allBackends: [Backend] = [.libev, .libevent]
+
+/// A hub on a fresh loop of `backend` for the calling thread, destroyed after `body`.
+/// (A synchronous test runs on one thread from start to end, so the hub is the test's own.)
+func withHub<T>(_ backend: Backend, _ body: (Hub) throws -> T) throws -> T {
+    let loop = try makeLoop(backend)
+    let hub = try Hub.install(loop: loop)
+    defer {
+        try? hub.destroy()
+        try? loop.close()
+    }
+    #expect(hub.loop.backend == backend.kind)
+    return try body(hub)
+}
+
+/// A non-blocking pipe whose ends close when it goes.
+final class TestPipe {
+    let readEnd: FileDescriptor
+    let writeEnd: FileDescriptor
+
+    init() throws {
+        (readEnd, writeEnd) = try FileDescriptor.pipe()
+        for end in [readEnd, writeEnd] {
+            _ = fcntl(end.rawValue, F_SETFL, fcntl(end.rawValue, F_GETFL) | O_NONBLOCK)
+        }
+    }
+
+    deinit {
+        try? readEnd.close()
+        try? writeEnd.close()
+    }
+}

@@ -1,0 +1,233 @@
+import Greenlets
+import GreenloopCore
+import Synchronization
+import Testing
+
+@Suite("hub, sleep, spawn and timeouts", .timeLimit(.minutes(1)))
+struct HubTests {
+    @Test("sleeping greenlets wake in order of their deadlines", arguments: allBackends)
+    func sleepOrder(backend: Backend) throws {
+        try withHub(backend) { hub in
+            var order: [Int] = []
+            let sleepers = try [30, 10, 20].map { ms in
+                try spawn {
+                    try sleep(.milliseconds(ms))
+                    order.append(ms)
+                }
+            }
+            #expect(try joinAll(sleepers, timeout: .seconds(5)))
+            #expect(order == [10, 20, 30])
+            #expect(hub.loop.activeWatcherCount == 0)
+        }
+    }
+
+    @Test("spawn returns values; errors are kept and reported once; GreenletExit is not an error", arguments: allBackends)
+    func valuesAndErrors(backend: Backend) throws {
+        try withHub(backend) { hub in
+            var reported: [String] = []
+            hub.errorHandler = { error, _ in reported.append("\(error)") }
+            let answer = try spawn { 42 }
+            let failing = try spawn { () throws -> Int in throw Boom() }
+            let exiting = try spawn { () throws -> Int in throw GreenletExit() }
+            #expect(try answer.value() == 42)
+            #expect(throws: Boom.self) { try failing.value() }
+            #expect(throws: Boom.self) { try failing.value() }
+            #expect(throws: GreenletExit.self) { try exiting.value() }
+            #expect(reported == ["Boom()"])
+        }
+    }
+
+    @Test("kill during sleep, io wait and Event wait unwinds and leaves no active watcher", arguments: allBackends)
+    func killLeavesNoWatcher(backend: Backend) throws {
+        try withHub(backend) { hub in
+            let pipe = try TestPipe()
+            let event = Event()
+            var cleaned: [String] = []
+            let sleeper = try spawn {
+                defer { cleaned.append("sleep") }
+                try sleep(.seconds(60))
+            }
+            let reader = try spawn {
+                defer { cleaned.append("io") }
+                try waitReadable(pipe.readEnd.rawValue)
+            }
+            let waiter = try spawn {
+                defer { cleaned.append("event") }
+                try event.wait()
+            }
+            try sleep(.zero)
+            #expect(hub.loop.activeWatcherCount == 2)  // the sleep's timer and the io wait; an Event needs none
+            for greenlet in [sleeper, reader] { try greenlet.kill() }
+            try waiter.kill()
+            #expect(Set(cleaned) == ["sleep", "io", "event"])
+            #expect(hub.loop.activeWatcherCount == 0)
+            #expect(throws: GreenletExit.self) { try sleeper.value() }
+        }
+    }
+
+    @Test("a greenlet killed before it starts never runs", arguments: allBackends)
+    func killBeforeStart(backend: Backend) throws {
+        try withHub(backend) { _ in
+            var ran = false
+            let never = try spawn { ran = true }
+            try never.kill()
+            try sleep(.zero)
+            #expect(!ran)
+            #expect(never.isReady)
+        }
+    }
+
+    @Test("nested timeouts: the shorter wins, and a timeout never fires after its scope", arguments: allBackends)
+    func nestedTimeouts(backend: Backend) throws {
+        try withHub(backend) { _ in
+            // Inner shorter.
+            #expect {
+                try withTimeout(.milliseconds(200)) {
+                    try withTimeout(.milliseconds(20)) { try sleep(.seconds(5)) }
+                }
+            } throws: { ($0 as? Timeout)?.duration == .milliseconds(20) }
+            // Outer shorter: passes through the inner scope.
+            #expect {
+                try withTimeout(.milliseconds(20)) {
+                    try withTimeout(.milliseconds(200)) { try sleep(.seconds(5)) }
+                }
+            } throws: { ($0 as? Timeout)?.duration == .milliseconds(20) }
+            // A scope that ended in time: its timer is gone, so a later sleep is not interrupted.
+            let quick = try withTimeout(.milliseconds(10)) { "done" }
+            #expect(quick == "done")
+            try sleep(.milliseconds(30))
+        }
+    }
+
+    @Test("join and Event.wait with timeouts say whether they finished", arguments: allBackends)
+    func timedWaits(backend: Backend) throws {
+        try withHub(backend) { _ in
+            let slow = try spawn { try sleep(.milliseconds(200)) }
+            #expect(try slow.join(timeout: .milliseconds(10)) == false)
+            #expect(try slow.join(timeout: .seconds(5)))
+            let event = Event()
+            #expect(try event.wait(timeout: .milliseconds(10)) == false)
+            let setter = try spawn(after: .milliseconds(10)) { event.set() }
+            #expect(try event.wait(timeout: .seconds(5)))
+            try setter.join()
+        }
+    }
+
+    @Test("Event wakes every waiter in the order they waited", arguments: allBackends)
+    func eventWakesAll(backend: Backend) throws {
+        try withHub(backend) { _ in
+            let event = Event()
+            var woken: [Int] = []
+            let waiters = try (0..<5).map { index in
+                try spawn {
+                    try event.wait()
+                    woken.append(index)
+                }
+            }
+            try sleep(.zero)
+            #expect(woken.isEmpty)
+            event.set()
+            try joinAll(waiters)
+            #expect(woken == [0, 1, 2, 3, 4])
+            // Set: later waits return at once; cleared: they block again.
+            #expect(try event.wait(timeout: .zero))
+            event.clear()
+            #expect(try event.wait(timeout: .milliseconds(5)) == false)
+        }
+    }
+
+    @Test("sleep(0) is fair: ping-ponging greenlets advance in turn", arguments: allBackends)
+    func sleepZeroFairness(backend: Backend) throws {
+        try withHub(backend) { _ in
+            var trace: [Int] = []
+            let players = try (0..<4).map { index in
+                try spawn {
+                    for _ in 0..<5 {
+                        trace.append(index)
+                        try sleep(.zero)
+                    }
+                }
+            }
+            try joinAll(players)
+            #expect(trace == Array(repeating: [0, 1, 2, 3], count: 5).flatMap { $0 })
+        }
+    }
+
+    @Test("I/O makes progress while greenlets only sleep(0)", arguments: allBackends)
+    func ioProgressDuringSleepZero(backend: Backend) throws {
+        try withHub(backend) { _ in
+            let pipe = try TestPipe()
+            var readerWoke = false
+            let reader = try spawn {
+                try waitReadable(pipe.readEnd.rawValue)
+                readerWoke = true
+            }
+            var spins = 0
+            let spinner = try spawn {
+                _ = try pipe.writeEnd.writeAll("x".utf8)
+                while !readerWoke && spins < 1_000 {
+                    spins += 1
+                    try sleep(.zero)
+                }
+            }
+            try joinAll([reader, spinner])
+            #expect(readerWoke)
+            #expect(spins <= 3)
+        }
+    }
+
+    @Test("waitReadable and waitWritable report readiness, and time out", arguments: allBackends)
+    func ioWaits(backend: Backend) throws {
+        try withHub(backend) { hub in
+            let pipe = try TestPipe()
+            #expect(try waitWritable(pipe.writeEnd.rawValue, timeout: .seconds(5)))
+            #expect(try waitReadable(pipe.readEnd.rawValue, timeout: .milliseconds(10)) == false)
+            let writer = try spawn(after: .milliseconds(5)) { _ = try pipe.writeEnd.writeAll("x".utf8) }
+            #expect(try waitReadable(pipe.readEnd.rawValue, timeout: .seconds(5)))
+            try writer.join()
+            #expect(throws: LoopError.invalidFileDescriptor(-1, nil)) { try waitReadable(-1) }
+            #expect(hub.loop.activeWatcherCount == 0)
+        }
+    }
+
+    @Test("waiting for something that can never happen throws LoopExit instead of hanging", arguments: allBackends)
+    func loopExit(backend: Backend) throws {
+        try withHub(backend) { _ in
+            let never = Event()
+            #expect(throws: LoopExit.self) { try never.wait() }
+            // The hub is still usable afterwards.
+            try sleep(.milliseconds(1))
+        }
+    }
+
+    @Test("a blocking call from a loop callback is refused", arguments: allBackends)
+    func blockingInHub(backend: Backend) throws {
+        try withHub(backend) { hub in
+            var refusal: HubError?
+            let timer = try hub.loop.makeTimer(after: .milliseconds(1)) {
+                do { try sleep(.milliseconds(1)) } catch let error as HubError { refusal = error }
+            }
+            try timer.start()
+            try sleep(.milliseconds(20))
+            #expect(refusal == .blockingInHub)
+        }
+    }
+
+    @Test("100,000 greenlets spawn, sleep and join", arguments: allBackends)
+    func hundredThousand(backend: Backend) throws {
+        try withHub(backend) { hub in
+            var finished = 0
+            let greenlets = try (0..<100_000).map { index in
+                try spawn {
+                    try sleep(.milliseconds(Int64(index % 10)))
+                    finished += 1
+                    return index
+                }
+            }
+            #expect(try joinAll(greenlets, timeout: .seconds(50)))
+            #expect(finished == 100_000)
+            #expect(try greenlets[99_999].value() == 99_999)
+            #expect(hub.loop.activeWatcherCount == 0)
+        }
+    }
+}
