@@ -18,6 +18,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         // C at the edges.
@@ -53,6 +54,7 @@ let package = Package(
             dependencies: [
                 "GreenloopCore", "GreenloopBackends", "CFContext", "CGreenloopSystem",
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
         .target(name: "Greenloop", dependencies: ["GreenloopCore", "GreenloopBackends", "Greenlets"]),
@@ -61,11 +63,19 @@ let package = Package(
         .executableTarget(name: "LoopTour", dependencies: ["Greenloop"], path: "Examples/LoopTour"),
 
         // Tests.
+        .target(
+            name: "GreenloopTestSupport",
+            dependencies: [.product(name: "SystemPackage", package: "swift-system")],
+            path: "Tests/GreenloopTestSupport"
+        ),
         .testTarget(name: "GreenloopCoreTests", dependencies: ["GreenloopCore"]),
-        .testTarget(name: "GreenletsTests", dependencies: ["Greenlets"]),
+        .testTarget(name: "GreenletsTests", dependencies: ["Greenlets", "GreenloopTestSupport"]),
         .testTarget(
             name: "GreenloopLoopTests",
-            dependencies: ["Greenloop", "GreenloopLibev", "GreenloopLibevent", "CLibevent", "CGreenloopSystem"]
+            dependencies: [
+                "Greenloop", "GreenloopLibev", "GreenloopLibevent", "CLibevent", "CGreenloopSystem",
+                "GreenloopTestSupport",
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import Greenlets
+@_exported import GreenloopTestSupport
 import GreenloopBackends
 import GreenloopCore
 import SystemPackage
@@ -22,22 +23,4 @@ func withHub<T>(_ backend: Backend, _ body: (Hub) throws -> T) throws -> T {
     }
     #expect(hub.loop.backend == backend.kind)
     return try body(hub)
-}
-
-/// A non-blocking pipe whose ends close when it goes.
-final class TestPipe {
-    let readEnd: FileDescriptor
-    let writeEnd: FileDescriptor
-
-    init() throws {
-        (readEnd, writeEnd) = try FileDescriptor.pipe()
-        for end in [readEnd, writeEnd] {
-            _ = fcntl(end.rawValue, F_SETFL, fcntl(end.rawValue, F_GETFL) | O_NONBLOCK)
-        }
-    }
-
-    deinit {
-        try? readEnd.close()
-        try? writeEnd.close()
-    }
 }

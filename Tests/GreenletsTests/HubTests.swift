@@ -40,7 +40,7 @@ struct HubTests {
     @Test("kill during sleep, io wait and Event wait unwinds and leaves no active watcher", arguments: allBackends)
     func killLeavesNoWatcher(backend: Backend) throws {
         try withHub(backend) { hub in
-            let pipe = try TestPipe()
+            let pipe = try Pipe()
             let event = Event()
             var cleaned: [String] = []
             let sleeper = try spawn {
@@ -156,7 +156,7 @@ struct HubTests {
     @Test("I/O makes progress while greenlets only sleep(0)", arguments: allBackends)
     func ioProgressDuringSleepZero(backend: Backend) throws {
         try withHub(backend) { _ in
-            let pipe = try TestPipe()
+            let pipe = try Pipe()
             var readerWoke = false
             let reader = try spawn {
                 try waitReadable(pipe.readEnd.rawValue)
@@ -179,7 +179,7 @@ struct HubTests {
     @Test("waitReadable and waitWritable report readiness, and time out", arguments: allBackends)
     func ioWaits(backend: Backend) throws {
         try withHub(backend) { hub in
-            let pipe = try TestPipe()
+            let pipe = try Pipe()
             #expect(try waitWritable(pipe.writeEnd.rawValue, timeout: .seconds(5)))
             #expect(try waitReadable(pipe.readEnd.rawValue, timeout: .milliseconds(10)) == false)
             let writer = try spawn(after: .milliseconds(5)) { _ = try pipe.writeEnd.writeAll("x".utf8) }

@@ -1,4 +1,5 @@
 import Greenloop
+@_exported import GreenloopTestSupport
 import Logging
 import SystemPackage
 import Synchronization
@@ -39,33 +40,6 @@ extension EventLoop {
     }
 }
 
-/// A pipe whose ends close when it goes.
-final class Pipe {
-    let readEnd: FileDescriptor
-    let writeEnd: FileDescriptor
-
-    /// Non-blocking, so that a read after a spurious wake-up fails instead of hanging the test.
-    init() throws {
-        (readEnd, writeEnd) = try FileDescriptor.pipe()
-        for end in [readEnd, writeEnd] {
-            _ = fcntl(end.rawValue, F_SETFL, fcntl(end.rawValue, F_GETFL) | O_NONBLOCK)
-        }
-    }
-
-    deinit {
-        try? readEnd.close()
-        try? writeEnd.close()
-    }
-
-    func write(_ text: String) throws { _ = try writeEnd.writeAll(text.utf8) }
-
-    func readAvailable() throws -> String {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = try buffer.withUnsafeMutableBytes { try readEnd.read(into: $0) }
-        return String(decoding: buffer[..<count], as: UTF8.self)
-    }
-}
-
 /// Counts how many instances have been deinitialised: capture one in a callback to see when
 /// the callback (and so its watcher) is released.
 final class LifetimeProbe {
@@ -83,28 +57,6 @@ extension Mutex<Int> {
         func increment() { value.withLock { $0 += 1 } }
         var count: Int { value.withLock { $0 } }
     }
-}
-
-/// Starts a child process running `/bin/sh -c script` and returns its pid.
-func spawnShell(_ script: String) throws -> pid_t {
-    var pid: pid_t = 0
-    let arguments = ["/bin/sh", "-c", script]
-    var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
-    // The child must not inherit this thread's blocked signals or ignored dispositions.
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var none = sigset_t()
-    var all = sigset_t()
-    sigemptyset(&none)
-    sigfillset(&all)
-    posix_spawnattr_setsigmask(&attributes, &none)
-    posix_spawnattr_setsigdefault(&attributes, &all)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    let rc = posix_spawn(&pid, "/bin/sh", nil, &attributes, &argv, environ)
-    guard rc == 0 else { throw Errno(rawValue: rc) }
-    return pid
 }
 
 /// Threads started together and joined together.

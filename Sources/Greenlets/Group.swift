@@ -1,0 +1,86 @@
+/// A set of spawned greenlets managed together (gevent's `Group`): spawn into it, join them all,
+/// kill them all. A greenlet leaves the group when it ends.
+public class Group {
+    private var members: [ObjectIdentifier: any GroupMember] = [:]
+    private let emptied = Event()
+
+    /// An empty group.
+    public init() { emptied.set() }
+
+    /// Greenlets in the group that have not ended.
+    public var count: Int { members.count }
+
+    /// Spawns `body` into the group (see ``spawn(stackSize:_:)``).
+    @discardableResult
+    public func spawn<Value>(_ body: @escaping () throws -> Value) throws -> SpawnedGreenlet<Value> {
+        try admit()
+        let greenlet = try Greenlets.spawn(body)
+        add(greenlet)
+        return greenlet
+    }
+
+    /// Adds a greenlet spawned elsewhere.
+    public func add<Value>(_ greenlet: SpawnedGreenlet<Value>) {
+        guard !greenlet.isReady else { return }
+        let id = ObjectIdentifier(greenlet)
+        members[id] = greenlet
+        emptied.clear()
+        greenlet.link { [weak self] _ in self?.remove(id) }
+    }
+
+    /// Waits until every greenlet in the group has ended, at most `timeout`.
+    ///
+    /// - Returns: whether the group is empty.
+    @discardableResult
+    public func join(timeout: Duration? = nil) throws -> Bool {
+        try emptied.wait(timeout: timeout)
+    }
+
+    /// Kills every greenlet in the group; with `block`, waits for them (at most `timeout`).
+    public func killAll(block: Bool = true, timeout: Duration? = nil) throws {
+        for member in members.values { try member.killQuietly() }
+        if block { try join(timeout: timeout) }
+    }
+
+    /// Waits, if the group has a limit, until a new greenlet may start.
+    func admit() throws {}
+
+    /// A greenlet left the group.
+    func remove(_ id: ObjectIdentifier) {
+        guard members.removeValue(forKey: id) != nil else { return }
+        left()
+        if members.isEmpty { emptied.set() }
+    }
+
+    func left() {}
+}
+
+/// A ``Group`` that runs at most `size` greenlets at once (gevent's `Pool`): ``Group/spawn(_:)``
+/// waits while it is full, so the bound is never exceeded.
+public final class Pool: Group {
+    /// The most greenlets that run at once.
+    public let size: Int
+    private let slots: Semaphore
+
+    /// A pool of `size` (at least 1) concurrent greenlets.
+    public init(size: Int) {
+        precondition(size >= 1, "a pool runs at least one greenlet, not \(size)")
+        self.size = size
+        slots = Semaphore(value: size)
+        super.init()
+    }
+
+    /// Free slots now.
+    public var freeCount: Int { slots.value }
+
+    override func admit() throws { try slots.acquire() }
+
+    override func left() { try? slots.release() }
+}
+
+/// What a ``Group`` needs of a member, whatever its value type.
+protocol GroupMember: AnyObject {
+    func killQuietly() throws
+}
+
+extension SpawnedGreenlet: GroupMember {}
