@@ -82,7 +82,7 @@ void greenloop_fiber_destroy_annotated(greenloop_fiber_t *fiber) {
 // Read on every switch, so through a plain _Thread_local; the pthread key exists only for its
 // destructor, which releases the state when the thread ends.
 
-_Thread_local void *greenloop_thread_state = NULL;
+_Thread_local void *greenloop_thread_state __attribute__((tls_model("initial-exec"))) = NULL;
 
 static pthread_key_t state_key;
 static pthread_once_t state_key_once = PTHREAD_ONCE_INIT;

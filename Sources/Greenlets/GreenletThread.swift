@@ -10,9 +10,10 @@ import Glibc
 final class GreenletThread {
     /// The thread's own stack, as a greenlet. Never dead.
     private(set) var main: Greenlet!
-    /// The greenlet running on this thread. Strong: a running greenlet must stay alive even when
-    /// its own code drops every other reference to it, because it runs on the stack it owns.
-    var current: Greenlet!
+    /// The running greenlet, retained by hand: a running greenlet must stay alive even when its
+    /// own code drops every other reference to it, because it runs on the stack it owns. Behind a
+    /// pointer, so that the switch path pays no dynamic exclusivity check.
+    private let running: UnsafeMutablePointer<Unmanaged<Greenlet>?>
     let threadID: CInt
     /// The thread's hub, made on first use.
     var hub: Hub?
@@ -20,15 +21,42 @@ final class GreenletThread {
 
     private init() {
         threadID = greenloop_thread_id()
+        running = .allocate(capacity: 1)
+        running.initialize(to: nil)
         main = Greenlet(mainOf: self)
         current = main
     }
 
+    deinit {
+        running.pointee?.release()
+        running.deallocate()
+    }
+
+    /// The greenlet running on this thread.
+    var current: Greenlet {
+        @inline(__always) get { running.pointee!.takeUnretainedValue() }
+        @inline(__always) set {
+            let previous = running.pointee
+            running.pointee = Unmanaged.passRetained(newValue)
+            previous?.release()
+        }
+    }
+
+    /// This object's address, which greenlets compare with the calling thread's to check where
+    /// they are used without retaining anything.
+    var address: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+
     /// The calling thread's state, made on first use. Cost: a thread-local load.
+    @inline(__always)
     static var forCallingThread: GreenletThread {
         if let raw = greenloop_thread_state_get() {
             return Unmanaged<GreenletThread>.fromOpaque(raw).takeUnretainedValue()
         }
+        return makeForCallingThread()
+    }
+
+    @inline(never)
+    private static func makeForCallingThread() -> GreenletThread {
         let state = GreenletThread()
         greenloop_thread_state_set(Unmanaged.passRetained(state).toOpaque(), releaseGreenletThread)
         return state
@@ -41,13 +69,18 @@ final class GreenletThread {
         pools[size] = pool
         return pool
     }
+
+    /// At thread exit: break the thread → main → thread cycle; greenlets still alive elsewhere
+    /// keep the state.
+    fileprivate func detach() {
+        running.pointee?.release()
+        running.pointee = nil
+        hub = nil
+    }
 }
 
 /// Runs when a thread with greenlet state exits.
 private func releaseGreenletThread(_ raw: UnsafeMutableRawPointer?) {
     guard let raw else { return }
-    let state = Unmanaged<GreenletThread>.fromOpaque(raw).takeRetainedValue()
-    // Break the thread → main → thread cycle; greenlets still alive elsewhere keep the state.
-    state.current = nil
-    state.hub = nil
+    Unmanaged<GreenletThread>.fromOpaque(raw).takeRetainedValue().detach()
 }

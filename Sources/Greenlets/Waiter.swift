@@ -9,7 +9,7 @@ final class Waiter {
     unowned let hub: Hub
     /// The greenlet in ``wait()``; set only while it waits.
     private var waiting: Greenlet?
-    private var early: SwitchMessage?
+    private var early: Wake?
 
     init(hub: Hub) { self.hub = hub }
 
@@ -17,7 +17,10 @@ final class Waiter {
     func wait() throws -> Any? {
         if let early {
             self.early = nil
-            return try early.deliver()
+            switch early {
+            case .value(let value): return value
+            case .error(let error): throw error
+            }
         }
         waiting = Greenlet.current
         defer { waiting = nil }
@@ -39,7 +42,7 @@ final class Waiter {
         hub.schedule { [self] in wake(value) }
     }
 
-    private func resume(_ message: SwitchMessage) {
+    private func resume(_ message: Wake) {
         guard let greenlet = waiting else {
             early = message
             return
@@ -54,4 +57,10 @@ final class Waiter {
             hub.errorHandler(error, "waiter")
         }
     }
+}
+
+/// A wake-up that came before the wait.
+private enum Wake {
+    case value(Any?)
+    case error(any Error)
 }

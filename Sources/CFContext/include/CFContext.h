@@ -69,7 +69,9 @@ static inline void greenloop_fiber_destroy(greenloop_fiber_t *fiber) {
 }
 
 /// The calling thread's greenlet state (a retained Swift object), or NULL before first use.
-extern _Thread_local void *greenloop_thread_state;
+/// initial-exec: read with one instruction instead of a __tls_get_addr call (measured: 5% of a
+/// switch). Fine for a library loaded with the program, which is how SwiftPM links it.
+extern _Thread_local void *greenloop_thread_state __attribute__((tls_model("initial-exec")));
 
 static inline __attribute__((always_inline)) void *greenloop_thread_state_get(void) {
     return greenloop_thread_state;

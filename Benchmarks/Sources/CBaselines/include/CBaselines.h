@@ -1,0 +1,11 @@
+// Baselines in plain C for the greenlet benchmarks.
+#ifndef C_BASELINES_H
+#define C_BASELINES_H
+
+#include <stdint.h>
+
+/// Nanoseconds per switch for `switches` switches between two boost.context contexts that do
+/// nothing else (ping-pong on a 64 KiB stack): the floor any greenlet switch is compared with.
+double greenloop_baseline_fcontext_switch_ns(uint64_t switches);
+
+#endif
