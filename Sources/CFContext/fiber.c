@@ -4,6 +4,7 @@
 #include "CFContext.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 const int greenloop_madv_guard_install = 102;
@@ -86,18 +87,19 @@ _Thread_local void *greenloop_thread_state __attribute__((tls_model("initial-exe
 
 static pthread_key_t state_key;
 static pthread_once_t state_key_once = PTHREAD_ONCE_INIT;
-static void (*state_release)(void *);
+static void (*_Atomic state_release)(void *);  // the same function from every thread
 
 static void run_release(void *state) {
     greenloop_thread_state = NULL;
-    if (state_release != NULL) state_release(state);
+    void (*release)(void *) = atomic_load(&state_release);
+    if (release != NULL) release(state);
 }
 
 static void make_key(void) { pthread_key_create(&state_key, run_release); }
 
 void greenloop_thread_state_set(void *state, void (*release)(void *)) {
+    atomic_store(&state_release, release);
     pthread_once(&state_key_once, make_key);
-    state_release = release;
     greenloop_thread_state = state;
     pthread_setspecific(state_key, state);
 }
