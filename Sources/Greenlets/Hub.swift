@@ -23,8 +23,25 @@ public final class Hub {
     /// through the hub's `Logger` at `.info`.
     public var errorHandler: (_ error: any Error, _ greenlet: String) -> Void
     /// Spawned greenlets that have not ended: the hub keeps them alive, as gevent's loop keeps
-    /// the greenlets its watchers will resume.
-    var live: [ObjectIdentifier: AnyObject] = [:]
+    /// the greenlets its watchers will resume. Each knows its index, so that joining and leaving
+    /// are O(1) with no hashing (a dictionary here cost 12% of a spawn+join).
+    private var live: [any Killable] = []
+
+    func admitLive(_ member: any Killable) {
+        member.liveIndex = live.count
+        live.append(member)
+    }
+
+    func dismissLive(_ member: any Killable) {
+        let index = member.liveIndex
+        guard index >= 0, index < live.count, live[index] === member else { return }
+        let last = live.removeLast()
+        if index < live.count {
+            live[index] = last
+            last.liveIndex = index
+        }
+        member.liveIndex = -1
+    }
 
     private init(loop: any Loop, logger: Logger) throws(GreenletError) {
         self.loop = loop
@@ -87,7 +104,7 @@ public final class Hub {
             throw HubError.notFromMainGreenlet
         }
         guard !isDestroyed else { return }
-        let survivors = live.values.compactMap { $0 as? any Killable }
+        let survivors = live
         for survivor in survivors { try survivor.killQuietly() }
         if !survivors.isEmpty {
             _ = try? completes(within: timeout) {
@@ -160,6 +177,8 @@ public enum HubError: Error, Hashable, Sendable, CustomStringConvertible {
 
 /// What ``Hub/destroy(timeout:)`` needs of a spawned greenlet, whatever its value type.
 protocol Killable: AnyObject {
+    /// Where it is in the hub's list of live greenlets; -1 when not there.
+    var liveIndex: Int { get set }
     func killQuietly() throws
     func joinQuietly() throws
 }

@@ -13,6 +13,8 @@ public final class SpawnedGreenlet<Value> {
     public private(set) var result: Result<Value, any Error>?
     private var joiners: [Waiter] = []
     private var links: [(SpawnedGreenlet<Value>) -> Void] = []
+    /// See ``Killable/liveIndex``.
+    var liveIndex = -1
 
     init(hub: Hub, stackSize: Int, body: @escaping () throws -> Value) throws {
         self.hub = hub
@@ -20,7 +22,7 @@ public final class SpawnedGreenlet<Value> {
             self.run(body)
             return nil
         }
-        hub.live[ObjectIdentifier(self)] = self
+        hub.admitLive(self)
     }
 
     private func run(_ body: () throws -> Value) {
@@ -41,7 +43,7 @@ public final class SpawnedGreenlet<Value> {
         if !links.isEmpty {
             hub.schedule { [self] in links.forEach { $0(self) } }
         }
-        hub.live[ObjectIdentifier(self)] = nil
+        hub.dismissLive(self)
     }
 
     /// Whether the body has ended.
@@ -81,7 +83,7 @@ public final class SpawnedGreenlet<Value> {
             let joiners = self.joiners
             self.joiners = []
             for waiter in joiners { waiter.wakeSoon() }
-            hub.live[ObjectIdentifier(self)] = nil
+            hub.dismissLive(self)
             return
         }
         hub.schedule { [weak self] in

@@ -173,6 +173,11 @@ func runAll() throws {
 }
 
 do {
+    if CommandLine.arguments.contains("--only-spawn") {
+        try Hub.install(loop: try makeLoop())
+        for _ in 0..<5 { print("spawn+join: \(format1(try spawnJoinNanoseconds(count: 200_000))) ns") }
+        exit(0)
+    }
     if CommandLine.arguments.contains("--only-sleep0") {
         try Hub.install(loop: try makeLoop())
         print("sleep(0): \(format1(try sleepZeroNanoseconds(iterations: 2_000_000))) ns")
