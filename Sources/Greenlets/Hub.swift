@@ -19,6 +19,10 @@ public final class Hub {
     public let loop: any Loop
     /// The greenlet that runs the loop; its parent is the thread's main greenlet.
     public private(set) var greenlet: Greenlet!
+    /// The stack size of greenlets spawned on this hub without one of their own; by default
+    /// ``Greenlet/defaultStackSize``. A size below ``Greenlet/minimumStackSize`` makes `spawn`
+    /// throw ``GreenletError/stackTooSmall(_:)``.
+    public var defaultStackSize = Greenlet.defaultStackSize
     /// Where errors that escape spawned greenlets are reported, once each. The default logs them
     /// through the hub's `Logger` at `.info`.
     public var errorHandler: (_ error: any Error, _ greenlet: String) -> Void

@@ -105,12 +105,12 @@ public final class SpawnedGreenlet<Value> {
 
 /// Starts `body` in a new greenlet at the hub's next iteration, and returns its handle.
 ///
-/// - Parameter stackSize: the greenlet's stack (see ``Greenlet/defaultStackSize``).
-public func spawn<Value>(stackSize: Int = Greenlet.defaultStackSize, _ body: @escaping () throws -> Value) throws
+/// - Parameter stackSize: the greenlet's stack; by default the hub's ``Hub/defaultStackSize``.
+public func spawn<Value>(stackSize: Int? = nil, _ body: @escaping () throws -> Value) throws
     -> SpawnedGreenlet<Value>
 {
     let hub = try Hub.current()
-    let spawned = try SpawnedGreenlet(hub: hub, stackSize: stackSize, body: body)
+    let spawned = try SpawnedGreenlet(hub: hub, stackSize: stackSize ?? hub.defaultStackSize, body: body)
     hub.schedule { [spawned] in
         if spawned.result == nil { _ = try spawned.greenlet.switchInto() }
     }

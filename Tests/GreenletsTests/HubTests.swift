@@ -213,6 +213,20 @@ struct HubTests {
         }
     }
 
+    @Test("stack sizes: per greenlet, per hub, and too small is refused", arguments: allBackends)
+    func stackSizes(backend: Backend) throws {
+        try withHub(backend) { hub in
+            #expect(try spawn { 1 }.greenlet.stackSize == Greenlet.defaultStackSize)
+            #expect(try spawn(stackSize: 64 * 1024) { 1 }.greenlet.stackSize == 64 * 1024)
+            hub.defaultStackSize = 128 * 1024
+            let sized = try spawn { 2 }
+            #expect(sized.greenlet.stackSize == 128 * 1024)
+            #expect(try sized.value() == 2)
+            hub.defaultStackSize = 1024
+            #expect(throws: GreenletError.stackTooSmall(1024)) { try spawn { 3 } }
+        }
+    }
+
     @Test("100,000 greenlets spawn, sleep and join", arguments: allBackends)
     func hundredThousand(backend: Backend) throws {
         try withHub(backend) { hub in
