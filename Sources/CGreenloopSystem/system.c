@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -141,4 +142,8 @@ const char *greenloop_library_defining(const char *symbol) {
     Dl_info info;
     if (dladdr(address, &info) == 0) return NULL;
     return info.dli_fname;
+}
+
+int greenloop_accept(int fd, struct sockaddr *address, unsigned int *length) {
+    return accept4(fd, address, (socklen_t *)length, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }

@@ -53,6 +53,11 @@ int greenloop_thread_id(void);
 /// libevent's names too).
 const char *greenloop_library_defining(const char *symbol);
 
+struct sockaddr;
+/// accept4(fd, address, length, SOCK_NONBLOCK | SOCK_CLOEXEC): a GNU extension that Swift's Glibc
+/// module does not expose. Returns the new descriptor or -1 with errno set.
+int greenloop_accept(int fd, struct sockaddr *address, unsigned int *length);
+
 /// Sends `signo` to the calling process (raise(3) targets the calling thread only).
 int greenloop_kill_self(int signo);
 

@@ -22,38 +22,3 @@ public func sleep(_ duration: Duration) throws {
     defer { try? timer.stop() }
     _ = try waiter.wait()
 }
-
-/// Waits until `fd` is readable (or at end of file, or in error).
-///
-/// - Parameter timeout: the longest wait; `nil` waits as long as it takes.
-/// - Returns: false when the timeout passed first.
-/// - Throws: `LoopError.invalidFileDescriptor` for a bad descriptor; what is thrown into the
-///   greenlet while it waits.
-@discardableResult
-public func waitReadable(_ fd: FileDescriptorNumber, timeout: Duration? = nil) throws -> Bool {
-    try waitForIO(fd, .read, timeout: timeout)
-}
-
-/// Waits until `fd` is writable. See ``waitReadable(_:timeout:)``.
-@discardableResult
-public func waitWritable(_ fd: FileDescriptorNumber, timeout: Duration? = nil) throws -> Bool {
-    try waitForIO(fd, .write, timeout: timeout)
-}
-
-/// A file descriptor's number, as `waitReadable` and `waitWritable` take it.
-public typealias FileDescriptorNumber = CInt
-
-private func waitForIO(_ fd: CInt, _ events: IOEvents, timeout: Duration?) throws -> Bool {
-    let hub = try Hub.current()
-    let waiter = Waiter(hub: hub)
-    let watcher = try hub.loop.makeIOWatcher(.init(rawValue: fd), events) { _ in waiter.wake(true) }
-    try watcher.start()
-    defer { try? watcher.stop() }
-    var timer: TimerWatcher?
-    if let timeout {
-        timer = try hub.loop.makeTimer(after: timeout) { waiter.wake(false) }
-        try timer?.start()
-    }
-    defer { try? timer?.stop() }
-    return try waiter.wait() as? Bool ?? false
-}

@@ -1,0 +1,389 @@
+import CGreenloopSystem
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A socket whose operations wait through the hub: code reads like blocking code, and while one
+/// greenlet waits for data the others run.
+///
+/// Every socket is non-blocking and close-on-exec. An operation first tries the system call; when
+/// it would block, the greenlet waits for readiness (``waitReadable(_:timeout:)``), at most
+/// ``timeout``, and tries again. Writes use `MSG_NOSIGNAL`, so a peer that went away is an
+/// `EPIPE` error, never a SIGPIPE that kills the process.
+///
+/// **One reader and one writer at a time.** A second greenlet that reads (or writes) while
+/// another already waits to read (or write) gets ``SocketError/concurrentUse(_:)`` instead of
+/// interleaved data; reading in one greenlet while writing in another is fine.
+///
+/// The socket is closed when its last reference goes, or by ``close()``.
+public final class Socket {
+    /// Where the stream or datagram family of a new socket lives.
+    public enum Family: Sendable {
+        case ipv4, ipv6, unix
+
+        var rawValue: CInt {
+            switch self {
+            case .ipv4: return AF_INET
+            case .ipv6: return AF_INET6
+            case .unix: return AF_UNIX
+            }
+        }
+    }
+
+    /// Stream (TCP, or Unix stream) or datagram (UDP, or Unix datagram).
+    public enum Kind: Sendable {
+        case stream, datagram
+
+        var rawValue: CInt { self == .stream ? CInt(SOCK_STREAM.rawValue) : CInt(SOCK_DGRAM.rawValue) }
+    }
+
+    /// Which direction ``shutdown(_:)`` ends.
+    public enum Direction: Sendable {
+        case reading, writing, both
+    }
+
+    /// The descriptor; -1 once closed.
+    public private(set) var fileDescriptor: CInt
+    /// How long any one operation may wait; `nil` waits as long as it takes.
+    public var timeout: Duration?
+    /// The peer, for a connected or accepted socket.
+    public private(set) var peer: SocketAddress?
+    private var isReading = false
+    private var isWriting = false
+    /// Bytes read ahead by ``read(until:maxBytes:)`` and ``readExactly(_:)``.
+    private var buffered: [UInt8] = []
+
+    /// A new, unconnected socket.
+    ///
+    /// - Throws: ``SocketError/systemCall(_:_:address:)`` when `socket(2)` fails (EMFILE…).
+    public init(_ family: Family, _ kind: Kind = .stream) throws(SocketError) {
+        let fd = Glibc.socket(family.rawValue, kind.rawValue | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw .systemCall("socket", Errno(rawValue: errno), address: nil) }
+        fileDescriptor = fd
+    }
+
+    /// Adopts a connected, non-blocking descriptor (from `accept4`).
+    private init(adopting fd: CInt, peer: SocketAddress, timeout: Duration?) {
+        fileDescriptor = fd
+        self.peer = peer
+        self.timeout = timeout
+    }
+
+    deinit {
+        if fileDescriptor >= 0 { Glibc.close(fileDescriptor) }
+    }
+
+    /// Connects to `address`, waiting at most `timeout` (else the socket's ``timeout``).
+    public static func connect(to address: SocketAddress, timeout: Duration? = nil) throws -> Socket {
+        let family: Family = address.family == AF_INET ? .ipv4 : address.family == AF_INET6 ? .ipv6 : .unix
+        let socket = try Socket(family)
+        try socket.connect(to: address, timeout: timeout)
+        return socket
+    }
+
+    /// Connects to `address`, waiting at most `timeout` (else the socket's ``timeout``).
+    ///
+    /// - Throws: ``SocketError/timedOut(_:after:address:)``; ``SocketError/systemCall(_:_:address:)``
+    ///   (ECONNREFUSED…).
+    public func connect(to address: SocketAddress, timeout: Duration? = nil) throws {
+        let fd = try openDescriptor("connect")
+        let rc = address.withSockaddr { Glibc.connect(fd, $0, $1) }
+        if rc != 0 {
+            guard errno == EINPROGRESS || errno == EAGAIN else {
+                throw SocketError.systemCall("connect", Errno(rawValue: errno), address: address)
+            }
+            let limit = timeout ?? self.timeout
+            guard try waitWritable(fd, timeout: limit) else {
+                throw SocketError.timedOut("connect", after: limit ?? .zero, address: address)
+            }
+            var failure: CInt = 0
+            var length = socklen_t(MemoryLayout<CInt>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &length)
+            guard failure == 0 else {
+                throw SocketError.systemCall("connect", Errno(rawValue: failure), address: address)
+            }
+        }
+        peer = address
+    }
+
+    /// Binds to `address` (port 0: any free port; see ``localAddress``).
+    public func bind(to address: SocketAddress) throws {
+        let fd = try openDescriptor("bind")
+        guard address.withSockaddr({ Glibc.bind(fd, $0, $1) }) == 0 else {
+            throw SocketError.systemCall("bind", Errno(rawValue: errno), address: address)
+        }
+    }
+
+    /// Starts accepting connections, with at most `backlog` waiting.
+    public func listen(backlog: CInt = 1024) throws {
+        let fd = try openDescriptor("listen")
+        guard Glibc.listen(fd, backlog) == 0 else {
+            throw SocketError.systemCall("listen", Errno(rawValue: errno), address: localAddress)
+        }
+    }
+
+    /// Waits for a connection and returns it (non-blocking, close-on-exec, with this socket's
+    /// timeout).
+    public func accept() throws -> Socket {
+        try exclusively(\.isReading, "accept") { fd in
+            while true {
+                var storage = sockaddr_storage()
+                var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                let client = withUnsafeMutablePointer(to: &storage) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        greenloop_accept(fd, $0, &length)
+                    }
+                }
+                if client >= 0 {
+                    return Socket(adopting: client, peer: SocketAddress(storage: storage, length: length), timeout: timeout)
+                }
+                try waitOrThrow(errno, "accept", readable: true, fd)
+            }
+        }
+    }
+
+    /// Reads what is available, at most `maxBytes`, waiting for at least one byte.
+    ///
+    /// - Returns: the bytes; empty at end of stream.
+    public func read(maxBytes: Int = 65536) throws -> [UInt8] {
+        if !buffered.isEmpty {
+            let count = min(maxBytes, buffered.count)
+            defer { buffered.removeFirst(count) }
+            return Array(buffered.prefix(count))
+        }
+        return try exclusively(\.isReading, "read") { fd in
+            var bytes = [UInt8](repeating: 0, count: maxBytes)
+            while true {
+                let count = bytes.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, maxBytes, 0) }
+                if count >= 0 {
+                    bytes.removeLast(maxBytes - count)
+                    return bytes
+                }
+                try waitOrThrow(errno, "read", readable: true, fd)
+            }
+        }
+    }
+
+    /// Reads exactly `count` bytes.
+    ///
+    /// - Throws: ``SocketError/unexpectedEndOfStream(expected:received:)`` when the stream ends
+    ///   first (the bytes read so far are kept for the next read).
+    public func readExactly(_ count: Int) throws -> [UInt8] {
+        while buffered.count < count {
+            let more = try exclusivelyRead()
+            if more.isEmpty { throw SocketError.unexpectedEndOfStream(expected: count, received: buffered.count) }
+            buffered += more
+        }
+        defer { buffered.removeFirst(count) }
+        return Array(buffered.prefix(count))
+    }
+
+    /// Reads up to and including `delimiter` (a line, say), at most `maxBytes`.
+    ///
+    /// - Returns: the bytes with the delimiter; what is left at end of stream (possibly empty),
+    ///   without one; or `maxBytes` bytes without one when no delimiter came that soon.
+    public func read(until delimiter: [UInt8], maxBytes: Int = 65536) throws -> [UInt8] {
+        precondition(!delimiter.isEmpty, "the delimiter must not be empty")
+        var searched = 0
+        while true {
+            if let end = firstIndex(of: delimiter, from: max(0, searched - delimiter.count + 1)), end + delimiter.count <= maxBytes {
+                defer { buffered.removeFirst(end + delimiter.count) }
+                return Array(buffered.prefix(end + delimiter.count))
+            }
+            if buffered.count >= maxBytes {
+                defer { buffered.removeFirst(maxBytes) }
+                return Array(buffered.prefix(maxBytes))
+            }
+            searched = buffered.count
+            let more = try exclusivelyRead()
+            if more.isEmpty {
+                defer { buffered.removeAll() }
+                return buffered
+            }
+            buffered += more
+        }
+    }
+
+    /// Writes some of `bytes`, waiting until at least one can be written.
+    ///
+    /// - Returns: how many were written.
+    @discardableResult
+    public func write(_ bytes: [UInt8]) throws -> Int {
+        try exclusively(\.isWriting, "write") { fd in try writeSome(bytes[...], fd) }
+    }
+
+    /// Writes all of `bytes`, waiting as often as needed.
+    public func writeAll(_ bytes: [UInt8]) throws {
+        try exclusively(\.isWriting, "write") { fd in
+            var rest = bytes[...]
+            while !rest.isEmpty {
+                rest = rest.dropFirst(try writeSome(rest, fd))
+            }
+        }
+    }
+
+    /// Sends one datagram to `address` (UDP, Unix datagram).
+    public func send(_ datagram: [UInt8], to address: SocketAddress) throws {
+        try exclusively(\.isWriting, "send") { fd in
+            while true {
+                let sent = datagram.withUnsafeBytes { bytes in
+                    address.withSockaddr { Glibc.sendto(fd, bytes.baseAddress, bytes.count, CInt(MSG_NOSIGNAL), $0, $1) }
+                }
+                if sent >= 0 { return }
+                try waitOrThrow(errno, "send", readable: false, fd, address: address)
+            }
+        }
+    }
+
+    /// Receives one datagram, at most `maxBytes` of it, and who sent it.
+    public func receive(maxBytes: Int = 65536) throws -> (bytes: [UInt8], from: SocketAddress) {
+        try exclusively(\.isReading, "receive") { fd in
+            var bytes = [UInt8](repeating: 0, count: maxBytes)
+            while true {
+                var storage = sockaddr_storage()
+                var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                let count = bytes.withUnsafeMutableBytes { buffer in
+                    withUnsafeMutablePointer(to: &storage) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                            Glibc.recvfrom(fd, buffer.baseAddress, maxBytes, 0, $0, &length)
+                        }
+                    }
+                }
+                if count >= 0 {
+                    bytes.removeLast(maxBytes - count)
+                    return (bytes, SocketAddress(storage: storage, length: length))
+                }
+                try waitOrThrow(errno, "receive", readable: true, fd)
+            }
+        }
+    }
+
+    /// Ends one or both directions; the peer reads end of stream after a `.writing` shutdown.
+    public func shutdown(_ direction: Direction) throws {
+        let fd = try openDescriptor("shutdown")
+        let how: CInt = direction == .reading ? CInt(SHUT_RD) : direction == .writing ? CInt(SHUT_WR) : CInt(SHUT_RDWR)
+        guard Glibc.shutdown(fd, how) == 0 else {
+            throw SocketError.systemCall("shutdown", Errno(rawValue: errno), address: peer)
+        }
+    }
+
+    /// Closes the socket now. A greenlet waiting on it is not woken: close from the greenlet that
+    /// uses it, or kill that greenlet first. Calling it again does nothing.
+    public func close() {
+        guard fileDescriptor >= 0 else { return }
+        Glibc.close(fileDescriptor)
+        fileDescriptor = -1
+    }
+
+    /// Whether ``close()`` was called.
+    public var isClosed: Bool { fileDescriptor < 0 }
+
+    /// The address the socket is bound to (the port the kernel chose, after binding to port 0).
+    public var localAddress: SocketAddress? {
+        guard fileDescriptor >= 0 else { return nil }
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let rc = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fileDescriptor, $0, &length) }
+        }
+        return rc == 0 ? SocketAddress(storage: storage, length: length) : nil
+    }
+
+    // MARK: Options
+
+    /// SO_REUSEADDR: bind to a port that connections in TIME_WAIT still use.
+    public func setReuseAddress(_ on: Bool) throws { try setOption(SOL_SOCKET, SO_REUSEADDR, on ? 1 : 0, "SO_REUSEADDR") }
+    /// SO_REUSEPORT: several sockets (one per thread) bound to one port share its connections.
+    public func setReusePort(_ on: Bool) throws { try setOption(SOL_SOCKET, SO_REUSEPORT, on ? 1 : 0, "SO_REUSEPORT") }
+    /// TCP_NODELAY: send small writes at once instead of coalescing them (Nagle).
+    public func setNoDelay(_ on: Bool) throws { try setOption(CInt(IPPROTO_TCP), TCP_NODELAY, on ? 1 : 0, "TCP_NODELAY") }
+    /// SO_KEEPALIVE: probe idle connections.
+    public func setKeepAlive(_ on: Bool) throws { try setOption(SOL_SOCKET, SO_KEEPALIVE, on ? 1 : 0, "SO_KEEPALIVE") }
+    /// SO_SNDBUF, in bytes (the kernel doubles it).
+    public func setSendBufferSize(_ bytes: Int) throws { try setOption(SOL_SOCKET, SO_SNDBUF, CInt(bytes), "SO_SNDBUF") }
+    /// SO_RCVBUF, in bytes (the kernel doubles it).
+    public func setReceiveBufferSize(_ bytes: Int) throws { try setOption(SOL_SOCKET, SO_RCVBUF, CInt(bytes), "SO_RCVBUF") }
+    /// SO_LINGER with a zero timeout: ``close()`` sends a reset instead of a graceful end.
+    public func setResetOnClose() throws {
+        let fd = try openDescriptor("setsockopt")
+        var value = linger(l_onoff: 1, l_linger: 0)
+        guard setsockopt(fd, SOL_SOCKET, SO_LINGER, &value, socklen_t(MemoryLayout<linger>.size)) == 0 else {
+            throw SocketError.systemCall("setsockopt(SO_LINGER)", Errno(rawValue: errno), address: peer)
+        }
+    }
+
+    // MARK: Internals
+
+    private func setOption(_ level: CInt, _ name: CInt, _ value: CInt, _ label: String) throws {
+        let fd = try openDescriptor("setsockopt")
+        var value = value
+        guard setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<CInt>.size)) == 0 else {
+            throw SocketError.systemCall("setsockopt(\(label))", Errno(rawValue: errno), address: peer)
+        }
+    }
+
+    private func openDescriptor(_ operation: String) throws(SocketError) -> CInt {
+        guard fileDescriptor >= 0 else { throw .closed(operation) }
+        return fileDescriptor
+    }
+
+    /// Runs `body` as the one greenlet using the direction `flag` guards.
+    private func exclusively<T>(
+        _ flag: ReferenceWritableKeyPath<Socket, Bool>, _ operation: String, _ body: (CInt) throws -> T
+    ) throws -> T {
+        let fd = try openDescriptor(operation)
+        guard !self[keyPath: flag] else { throw SocketError.concurrentUse(operation) }
+        self[keyPath: flag] = true
+        defer { self[keyPath: flag] = false }
+        return try body(fd)
+    }
+
+    private func exclusivelyRead() throws -> [UInt8] {
+        try exclusively(\.isReading, "read") { fd in
+            var bytes = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = bytes.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
+                if count >= 0 {
+                    bytes.removeLast(bytes.count - count)
+                    return bytes
+                }
+                try waitOrThrow(errno, "read", readable: true, fd)
+            }
+        }
+    }
+
+    private func writeSome(_ bytes: ArraySlice<UInt8>, _ fd: CInt) throws -> Int {
+        while true {
+            let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
+            if sent >= 0 { return sent }
+            try waitOrThrow(errno, "write", readable: false, fd)
+        }
+    }
+
+    /// After a failed call: waits when it would have blocked (retrying on EINTR), else throws.
+    private func waitOrThrow(_ code: CInt, _ operation: String, readable: Bool, _ fd: CInt, address: SocketAddress? = nil) throws {
+        switch code {
+        case EINTR:
+            return
+        case EAGAIN, EWOULDBLOCK:
+            let ready = readable ? try waitReadable(fd, timeout: timeout) : try waitWritable(fd, timeout: timeout)
+            guard ready else { throw SocketError.timedOut(operation, after: timeout ?? .zero, address: address ?? peer) }
+            guard fileDescriptor == fd else { throw SocketError.closed(operation) }
+        default:
+            throw SocketError.systemCall(operation, Errno(rawValue: code), address: address ?? peer ?? localAddress)
+        }
+    }
+
+    private func firstIndex(of delimiter: [UInt8], from start: Int) -> Int? {
+        guard buffered.count >= delimiter.count else { return nil }
+        var index = start
+        while index + delimiter.count <= buffered.count {
+            if buffered[index] == delimiter[0] && buffered[index..<index + delimiter.count].elementsEqual(delimiter) {
+                return index
+            }
+            index += 1
+        }
+        return nil
+    }
+}

@@ -1,0 +1,218 @@
+import Greenlets
+import GreenloopCore
+import SystemPackage
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An echo handler: what comes in goes back out, until the client ends its side.
+private func echo(_ client: Socket) throws {
+    while true {
+        let bytes = try client.read()
+        if bytes.isEmpty { return }
+        try client.writeAll(bytes)
+    }
+}
+
+/// A payload whose bytes depend on the client and position, so that mixed-up streams show.
+private func payload(client: Int, size: Int) -> [UInt8] {
+    (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ client) }
+}
+
+@Suite("sockets and StreamServer", .timeLimit(.minutes(1)))
+struct SocketTests {
+    @Test("echo: 1,000 concurrent clients, byte-exact, small and large writes, half-close", arguments: allBackends)
+    func echoManyClients(backend: Backend) throws {
+        try withHub(backend) { hub in
+            let server = try StreamServer(listeningOn: SocketAddress(ipv4: "127.0.0.1", port: 0), handler: echo)
+            try server.start()
+            var mismatches = 0
+            let clients = try (0..<1_000).map { index in
+                try spawn {
+                    let socket = try Socket.connect(to: server.address, timeout: .seconds(10))
+                    socket.timeout = .seconds(20)
+                    let size = index % 100 == 0 ? 256 * 1024 : 1 + index % 700
+                    let sent = payload(client: index, size: size)
+                    // The reader runs beside the writer, so that large echoes cannot deadlock.
+                    let reader = try spawn { () throws -> [UInt8] in
+                        var received: [UInt8] = []
+                        while true {
+                            let bytes = try socket.read()
+                            if bytes.isEmpty { return received }
+                            received += bytes
+                        }
+                    }
+                    try socket.writeAll(sent)
+                    try socket.shutdown(.writing)  // half-close: the server sees end of stream
+                    if try reader.value() != sent { mismatches += 1 }
+                }
+            }
+            #expect(try joinAll(clients, timeout: .seconds(50)))
+            #expect(clients.allSatisfy { (try? $0.value()) != nil })
+            #expect(mismatches == 0)
+            #expect(server.acceptedCount == 1_000)
+            #expect(try server.stop(timeout: .seconds(5)))
+            #expect(hub.loop.activeWatcherCount == 0)
+        }
+    }
+
+    @Test("readExactly and read(until:) over a stream that arrives in pieces", arguments: allBackends)
+    func framing(backend: Backend) throws {
+        try withHub(backend) { _ in
+            let server = try StreamServer(listeningOn: SocketAddress(ipv4: "127.0.0.1", port: 0)) { client in
+                for piece in ["HEL", "LO\nwor", "ld\n", "1234"] {
+                    try client.writeAll(Array(piece.utf8))
+                    try sleep(.milliseconds(2))
+                }
+            }
+            try server.start()
+            let socket = try Socket.connect(to: server.address)
+            socket.timeout = .seconds(5)
+            #expect(try socket.read(until: Array("\n".utf8)) == Array("HELLO\n".utf8))
+            #expect(try socket.read(until: Array("\n".utf8)) == Array("world\n".utf8))
+            #expect(try socket.readExactly(2) == Array("12".utf8))
+            #expect(throws: SocketError.unexpectedEndOfStream(expected: 5, received: 2)) { try socket.readExactly(5) }
+            try server.stop()
+        }
+    }
+
+    @Test("a read times out with the socket's timeout, naming the peer", arguments: allBackends)
+    func readTimeout(backend: Backend) throws {
+        try withHub(backend) { _ in
+            let silent = try StreamServer(listeningOn: SocketAddress(ipv4: "127.0.0.1", port: 0)) { _ in
+                try sleep(.seconds(30))
+            }
+            try silent.start()
+            let socket = try Socket.connect(to: silent.address)
+            socket.timeout = .milliseconds(20)
+            #expect(throws: SocketError.timedOut("read", after: .milliseconds(20), address: silent.address)) {
+                try socket.read()
+            }
+            #expect(try silent.stop(timeout: .milliseconds(10)) == false)  // the handler had to be killed
+        }
+    }
+
+    @Test("a peer that resets mid-stream is a typed error, and writing to it never raises SIGPIPE", arguments: allBackends)
+    func peerReset(backend: Backend) throws {
+        try withHub(backend) { _ in
+            let rude = try StreamServer(listeningOn: SocketAddress(ipv4: "127.0.0.1", port: 0)) { client in
+                _ = try client.read()
+                try client.setResetOnClose()
+                client.close()
+            }
+            try rude.start()
+            let socket = try Socket.connect(to: rude.address)
+            socket.timeout = .seconds(5)
+            try socket.writeAll(Array("hello".utf8))
+            #expect {
+                // Reading sees the reset; writing after it fails with EPIPE or ECONNRESET.
+                _ = try socket.read()
+                for _ in 0..<100 { try socket.writeAll([UInt8](repeating: 1, count: 65536)) }
+            } throws: { error in
+                guard case let SocketError.systemCall(_, errno, address) = error else { return false }
+                return (errno == .connectionReset || errno == .brokenPipe) && address == rude.address
+            }
+            try rude.stop()
+        }
+    }
+
+    @Test("two greenlets reading one socket at once: the second gets a clear error", arguments: allBackends)
+    func concurrentRead(backend: Backend) throws {
+        try withHub(backend) { _ in
+            let server = try StreamServer(listeningOn: SocketAddress(ipv4: "127.0.0.1", port: 0)) { _ in
+                try sleep(.seconds(30))
+            }
+            try server.start()
+            let socket = try Socket.connect(to: server.address)
+            let first = try spawn { try socket.read() }
+            try sleep(.zero)
+            #expect(throws: SocketError.concurrentUse("read")) { try socket.read() }
+            try first.kill()
+            try server.stop(timeout: .zero)
+        }
+    }
+
+    @Test("IPv6 loopback, Unix stream and UDP and Unix datagrams", arguments: allBackends)
+    func otherFamilies(backend: Backend) throws {
+        try withHub(backend) { _ in
+            // IPv6.
+            let v6 = try StreamServer(listeningOn: SocketAddress(ipv6: "::1", port: 0), handler: echo)
+            try v6.start()
+            #expect(v6.address.description.hasPrefix("[::1]:"))
+            let v6Client = try Socket.connect(to: v6.address)
+            try v6Client.writeAll([1, 2, 3])
+            #expect(try v6Client.readExactly(3) == [1, 2, 3])
+            try v6.stop()
+            // Unix stream.
+            let path = "/tmp/greenloop-test-\(getpid())-\(backend.kind).sock"
+            unlink(path)
+            defer { unlink(path) }
+            let unix = try StreamServer(listeningOn: SocketAddress(unixPath: path), handler: echo)
+            try unix.start()
+            #expect(unix.address.description == "unix:\(path)")
+            let unixClient = try Socket.connect(to: unix.address)
+            try unixClient.writeAll(Array("unix".utf8))
+            #expect(try unixClient.readExactly(4) == Array("unix".utf8))
+            try unix.stop()
+            // UDP.
+            let udpServer = try Socket(.ipv4, .datagram)
+            try udpServer.bind(to: SocketAddress(ipv4: "127.0.0.1", port: 0))
+            let udpEcho = try spawn {
+                let (datagram, sender) = try udpServer.receive()
+                try udpServer.send(datagram.reversed(), to: sender)
+            }
+            let udpClient = try Socket(.ipv4, .datagram)
+            try udpClient.bind(to: SocketAddress(ipv4: "127.0.0.1", port: 0))
+            try udpClient.send([1, 2, 3], to: udpServer.localAddress!)
+            let (reply, from) = try udpClient.receive()
+            #expect(reply == [3, 2, 1])
+            #expect(from == udpServer.localAddress)
+            try udpEcho.join()
+            // Unix datagram.
+            let datagramPath = path + ".dgram"
+            unlink(datagramPath)
+            defer { unlink(datagramPath) }
+            let receiver = try Socket(.unix, .datagram)
+            try receiver.bind(to: SocketAddress(unixPath: datagramPath))
+            let sender = try Socket(.unix, .datagram)
+            try sender.send(Array("dgram".utf8), to: SocketAddress(unixPath: datagramPath))
+            #expect(try receiver.receive().bytes == Array("dgram".utf8))
+        }
+    }
+
+    @Test("graceful stop: handlers inside the deadline finish, those outside are killed", arguments: allBackends)
+    func gracefulStop(backend: Backend) throws {
+        try withHub(backend) { hub in
+            var finished: [String] = []
+            var killed: [String] = []
+            let server = try StreamServer(listeningOn: SocketAddress(ipv4: "127.0.0.1", port: 0)) { client in
+                let name = String(decoding: try client.read(), as: UTF8.self)
+                do {
+                    try sleep(name == "quick" ? .milliseconds(10) : .seconds(30))
+                    try client.writeAll(Array("done".utf8))
+                    finished.append(name)
+                } catch is GreenletExit {
+                    killed.append(name)
+                    throw GreenletExit()
+                }
+            }
+            try server.start()
+            let quick = try Socket.connect(to: server.address)
+            let slow = try Socket.connect(to: server.address)
+            try quick.writeAll(Array("quick".utf8))
+            try slow.writeAll(Array("slow".utf8))
+            try sleep(.milliseconds(2))
+            #expect(server.activeHandlerCount == 2)
+            #expect(try server.stop(timeout: .milliseconds(100)) == false)
+            #expect(finished == ["quick"])
+            #expect(killed == ["slow"])
+            quick.timeout = .seconds(5)
+            #expect(try quick.readExactly(4) == Array("done".utf8))
+            #expect(throws: SocketError.self) { _ = try Socket.connect(to: server.address, timeout: .seconds(1)) }
+            #expect(server.activeHandlerCount == 0)
+            #expect(hub.loop.activeWatcherCount == 0)
+        }
+    }
+}
