@@ -5,6 +5,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -77,7 +78,7 @@ int greenloop_pidfd_reap(int pidfd, greenloop_child_status *out) {
 // One process-wide handler for every signal a loop watches. It does the only two things that are
 // async-signal-safe and enough: set the signal's flag and write to the owning loop's eventfd. The
 // loop reads the flags on its own thread and runs the Swift callbacks there. Swift code never runs
-// inside the handler. Which loop owns a signal is decided in Swift (SignalOwnership), which
+// inside the handler. Which loop owns a signal is decided by greenloop_signal_claim below, which
 // guarantees one attach per signal at a time; these arrays only mirror that decision.
 
 static _Atomic int wake_fd_of[_NSIG];      // fd + 1 of the owning loop's eventfd; 0 = none
@@ -92,6 +93,27 @@ static void greenloop_signal_handler(int signo) {
 }
 
 int greenloop_signal_limit(void) { return _NSIG; }
+
+// Which loop owns each signal: a process-wide table under a pthread mutex (which
+// ThreadSanitizer understands; Swift's futex-based Mutex is invisible to it).
+static pthread_mutex_t owners_lock = PTHREAD_MUTEX_INITIALIZER;
+static uintptr_t owner_of[_NSIG];
+
+int greenloop_signal_claim(int signo, uintptr_t owner) {
+    if (signo <= 0 || signo >= _NSIG || owner == 0) return 0;
+    pthread_mutex_lock(&owners_lock);
+    int claimed = owner_of[signo] == 0 || owner_of[signo] == owner;
+    if (claimed) owner_of[signo] = owner;
+    pthread_mutex_unlock(&owners_lock);
+    return claimed;
+}
+
+void greenloop_signal_release(int signo, uintptr_t owner) {
+    if (signo <= 0 || signo >= _NSIG) return;
+    pthread_mutex_lock(&owners_lock);
+    if (owner_of[signo] == owner) owner_of[signo] = 0;
+    pthread_mutex_unlock(&owners_lock);
+}
 
 int greenloop_signal_attach(int signo, int wake_fd) {
     if (signo <= 0 || signo >= _NSIG) { errno = EINVAL; return -1; }

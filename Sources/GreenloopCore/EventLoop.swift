@@ -319,12 +319,12 @@ public final class EventLoop: Loop {
     func signalWatcherStarted(_ watcher: SignalWatcher) throws(LoopError) {
         let signal = watcher.signal.rawValue
         if signalWatchers[signal] == nil {
-            guard SignalOwnership.claim(signal, for: ObjectIdentifier(self)) else {
+            guard greenloop_signal_claim(signal, ownerToken) != 0 else {
                 throw .signalOwnedByAnotherLoop(watcher.signal)
             }
             guard greenloop_signal_attach(signal, waker.fileDescriptor) == 0 else {
                 let failure = Errno(rawValue: errno)
-                SignalOwnership.release(signal, from: ObjectIdentifier(self))
+                greenloop_signal_release(signal, ownerToken)
                 throw .systemCallFailed("sigaction(\(watcher.signal))", failure)
             }
             signalWatchers[signal] = WatcherList()
@@ -342,9 +342,12 @@ public final class EventLoop: Loop {
         }
     }
 
+    /// Identifies this loop in the process-wide table of signal owners.
+    private var ownerToken: UInt { UInt(bitPattern: ObjectIdentifier(self).hashValue) }
+
     private func releaseSignal(_ signal: CInt) {
         _ = greenloop_signal_detach(signal)
-        SignalOwnership.release(signal, from: ObjectIdentifier(self))
+        greenloop_signal_release(signal, ownerToken)
     }
 
     /// The wake-up eventfd fired: a signal arrived or an async watcher was sent to.

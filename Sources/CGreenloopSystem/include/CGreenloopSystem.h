@@ -38,6 +38,12 @@ int greenloop_signal_limit(void);
 /// per-signal flag and writes to `wake_fd`, both async-signal-safe. The previous disposition is
 /// kept and put back by `greenloop_signal_detach`. Returns 0 or -1 with errno set.
 int greenloop_signal_attach(int signo, int wake_fd);
+/// Claims `signo` for the loop identified by `owner` (non-zero). Returns 1 when the signal is now
+/// (or already was) that loop's, 0 when another loop owns it. Thread-safe.
+int greenloop_signal_claim(int signo, uintptr_t owner);
+/// Gives `signo` up if `owner` holds it. Thread-safe.
+void greenloop_signal_release(int signo, uintptr_t owner);
+
 /// Points an attached signal at a different eventfd (after fork).
 void greenloop_signal_retarget(int signo, int wake_fd);
 /// Restores the disposition that was in place before `greenloop_signal_attach`.
