@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 
-.PHONY: all deps build demo test test-sanitize bench bench-quick clean
+.PHONY: all deps build demo tour test test-sanitize bench bench-quick clean
 
 all: build
 
@@ -13,8 +13,13 @@ deps:
 build: deps
 	$(SWIFT) build
 
-## The loop tour: io, timer and signal watchers together, on the backend GREENLOOP_BACKEND names.
+## The showcase: a greenlet echo server serving its own concurrent clients for a few seconds, on
+## the backend GREENLOOP_BACKEND names; then a summary.
 demo: deps
+	$(SWIFT) run greenloop-echo --demo
+
+## The loop tour: io, timer and signal watchers together, without greenlets.
+tour: deps
 	$(SWIFT) run greenloop-loop-tour
 
 ## Every test; loop tests run once per backend.

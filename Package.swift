@@ -14,11 +14,14 @@ let package = Package(
         .library(name: "GreenloopBackends", targets: ["GreenloopBackends"]),
         .library(name: "Greenlets", targets: ["Greenlets"]),
         .executable(name: "greenloop-loop-tour", targets: ["LoopTour"]),
+        .executable(name: "greenloop-echo", targets: ["EchoServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        // For the examples' command lines only; the library does not use it.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         // C at the edges.
@@ -61,6 +64,11 @@ let package = Package(
 
         // Examples.
         .executableTarget(name: "LoopTour", dependencies: ["Greenloop"], path: "Examples/LoopTour"),
+        .executableTarget(
+            name: "EchoServer",
+            dependencies: ["Greenloop", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/EchoServer"
+        ),
 
         // Tests.
         .target(
