@@ -5,6 +5,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -169,3 +170,5 @@ const char *greenloop_library_defining(const char *symbol) {
 int greenloop_accept(int fd, struct sockaddr *address, unsigned int *length) {
     return accept4(fd, address, (socklen_t *)length, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
+
+int greenloop_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

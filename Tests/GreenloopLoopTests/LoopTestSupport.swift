@@ -16,6 +16,7 @@ let allBackends: [Backend] = [.libev, .libevent]
 let patience: Duration = .seconds(10)
 
 /// A fresh loop on `backend`, closed after `body`.
+@discardableResult
 func withLoop<T>(_ backend: Backend, _ body: (EventLoop) throws -> T) throws -> T {
     let loop = try makeLoop(backend)
     #expect(loop.backend == backend.kind)

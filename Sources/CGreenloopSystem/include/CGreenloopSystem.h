@@ -64,6 +64,10 @@ struct sockaddr;
 /// module does not expose. Returns the new descriptor or -1 with errno set.
 int greenloop_accept(int fd, struct sockaddr *address, unsigned int *length);
 
+/// pipe2(fds, O_CLOEXEC), another GNU name Swift's Glibc module hides: close-on-exec from the
+/// start, so that no concurrently spawned process inherits the ends. 0, or -1 with errno set.
+int greenloop_pipe(int fds[2]);
+
 /// Sends `signo` to the calling process (raise(3) targets the calling thread only).
 int greenloop_kill_self(int signo);
 

@@ -127,19 +127,15 @@ public final class Socket {
     /// timeout).
     public func accept() throws -> Socket {
         try exclusively(\.isReading, "accept") { fd in
-            while true {
-                var storage = sockaddr_storage()
-                var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-                let client = withUnsafeMutablePointer(to: &storage) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        greenloop_accept(fd, $0, &length)
-                    }
-                }
-                if client >= 0 {
-                    return Socket(adopting: client, peer: SocketAddress(storage: storage, length: length), timeout: timeout)
-                }
-                try waitOrThrow(errno, "accept", readable: true, fd)
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let client = try io("accept", fd, readable: true) {
+                length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                return Int(withUnsafeMutablePointer(to: &storage) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { greenloop_accept(fd, $0, &length) }
+                })
             }
+            return Socket(adopting: CInt(client), peer: SocketAddress(storage: storage, length: length), timeout: timeout)
         }
     }
 
@@ -152,17 +148,7 @@ public final class Socket {
             defer { buffered.removeFirst(count) }
             return Array(buffered.prefix(count))
         }
-        return try exclusively(\.isReading, "read") { fd in
-            var bytes = [UInt8](repeating: 0, count: maxBytes)
-            while true {
-                let count = bytes.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, maxBytes, 0) }
-                if count >= 0 {
-                    bytes.removeLast(maxBytes - count)
-                    return bytes
-                }
-                try waitOrThrow(errno, "read", readable: true, fd)
-            }
-        }
+        return try exclusivelyRead(maxBytes: maxBytes)
     }
 
     /// Reads exactly `count` bytes.
@@ -226,12 +212,10 @@ public final class Socket {
     /// Sends one datagram to `address` (UDP, Unix datagram).
     public func send(_ datagram: [UInt8], to address: SocketAddress) throws {
         try exclusively(\.isWriting, "send") { fd in
-            while true {
-                let sent = datagram.withUnsafeBytes { bytes in
+            _ = try io("send", fd, readable: false, address: address) {
+                datagram.withUnsafeBytes { bytes in
                     address.withSockaddr { Glibc.sendto(fd, bytes.baseAddress, bytes.count, CInt(MSG_NOSIGNAL), $0, $1) }
                 }
-                if sent >= 0 { return }
-                try waitOrThrow(errno, "send", readable: false, fd, address: address)
             }
         }
     }
@@ -240,22 +224,20 @@ public final class Socket {
     public func receive(maxBytes: Int = 65536) throws -> (bytes: [UInt8], from: SocketAddress) {
         try exclusively(\.isReading, "receive") { fd in
             var bytes = [UInt8](repeating: 0, count: maxBytes)
-            while true {
-                var storage = sockaddr_storage()
-                var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-                let count = bytes.withUnsafeMutableBytes { buffer in
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let count = try io("receive", fd, readable: true) {
+                length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                return bytes.withUnsafeMutableBytes { buffer in
                     withUnsafeMutablePointer(to: &storage) {
                         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                             Glibc.recvfrom(fd, buffer.baseAddress, maxBytes, 0, $0, &length)
                         }
                     }
                 }
-                if count >= 0 {
-                    bytes.removeLast(maxBytes - count)
-                    return (bytes, SocketAddress(storage: storage, length: length))
-                }
-                try waitOrThrow(errno, "receive", readable: true, fd)
             }
+            bytes.removeLast(maxBytes - count)
+            return (bytes, SocketAddress(storage: storage, length: length))
         }
     }
 
@@ -339,38 +321,33 @@ public final class Socket {
         return try body(fd)
     }
 
-    private func exclusivelyRead() throws -> [UInt8] {
+    private func exclusivelyRead(maxBytes: Int = 65536) throws -> [UInt8] {
         try exclusively(\.isReading, "read") { fd in
-            var bytes = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let count = bytes.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
-                if count >= 0 {
-                    bytes.removeLast(bytes.count - count)
-                    return bytes
-                }
-                try waitOrThrow(errno, "read", readable: true, fd)
+            var bytes = [UInt8](repeating: 0, count: maxBytes)
+            let count = try io("read", fd, readable: true) {
+                bytes.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
             }
+            bytes.removeLast(maxBytes - count)
+            return bytes
         }
     }
 
     private func writeSome(_ bytes: ArraySlice<UInt8>, _ fd: CInt) throws -> Int {
-        while true {
-            let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
-            if sent >= 0 { return sent }
-            try waitOrThrow(errno, "write", readable: false, fd)
+        try io("write", fd, readable: false) {
+            bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
         }
     }
 
-    /// After a failed call: waits when it would have blocked (retrying on EINTR), else throws.
-    private func waitOrThrow(_ code: CInt, _ operation: String, readable: Bool, _ fd: CInt, address: SocketAddress? = nil) throws {
-        switch code {
-        case EINTR:
-            return
-        case EAGAIN, EWOULDBLOCK:
-            let ready = readable ? try waitReadable(fd, timeout: timeout) : try waitWritable(fd, timeout: timeout)
-            guard ready else { throw SocketError.timedOut(operation, after: timeout ?? .zero, address: address ?? peer) }
-            guard fileDescriptor == fd else { throw SocketError.closed(operation) }
-        default:
+    /// ``cooperativeCall(_:readable:timeout:_:)`` with this socket's timeout and its errors.
+    private func io(
+        _ operation: String, _ fd: CInt, readable: Bool, address: SocketAddress? = nil, _ call: () -> Int
+    ) throws -> Int {
+        do {
+            let result = try cooperativeCall(fd, readable: readable, timeout: timeout, call)
+            return result
+        } catch CooperativeCallFailure.timedOut {
+            throw SocketError.timedOut(operation, after: timeout ?? .zero, address: address ?? peer)
+        } catch CooperativeCallFailure.failed(let code) {
             throw SocketError.systemCall(operation, Errno(rawValue: code), address: address ?? peer ?? localAddress)
         }
     }

@@ -1,0 +1,76 @@
+import Greenlets
+import GreenloopCore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("subprocesses", .timeLimit(.minutes(1)))
+struct SubprocessTests {
+    @Test("output, error, input and exit codes come back; the loop runs meanwhile", arguments: allBackends)
+    func run(backend: Backend) throws {
+        try withHub(backend) { _ in
+            var ticks = 0
+            let ticker = try spawn {
+                for _ in 0..<5 {
+                    try sleep(.milliseconds(5))
+                    ticks += 1
+                }
+            }
+            let sorted = try Subprocess.run(["sort"], input: Array("pear\napple\nfig\n".utf8), timeout: .seconds(10))
+            #expect(sorted.status == .exited(code: 0))
+            #expect(String(decoding: sorted.output, as: UTF8.self) == "apple\nfig\npear\n")
+            let failing = try Subprocess.run(["sh", "-c", "echo oops >&2; sleep 0.05; exit 3"], timeout: .seconds(10))
+            #expect(failing.status == .exited(code: 3))
+            #expect(String(decoding: failing.error, as: UTF8.self) == "oops\n")
+            try ticker.join()
+            #expect(ticks == 5)
+        }
+    }
+
+    @Test("a large output does not stall the child (pipes are drained while it runs)", arguments: allBackends)
+    func largeOutput(backend: Backend) throws {
+        try withHub(backend) { _ in
+            let big = try Subprocess.run(["head", "-c", "1000000", "/dev/zero"], timeout: .seconds(10))
+            #expect(big.status == .exited(code: 0))
+            #expect(big.output.count == 1_000_000)
+        }
+    }
+
+    @Test("a timeout kills the child and reaps it", arguments: allBackends)
+    func timeoutKills(backend: Backend) throws {
+        try withHub(backend) { hub in
+            let process = try Subprocess(["sleep", "30"])
+            #expect(throws: SubprocessError.timedOut("wait(\(process.processID))", after: .milliseconds(50))) {
+                try process.wait(timeout: .milliseconds(50))
+            }
+            #expect(process.status == .signaled(.kill, coreDumped: false))
+            // Reaped: the pid is no longer our child.
+            var status: CInt = 0
+            #expect(waitpid(process.processID.rawValue, &status, WNOHANG) == -1)
+            #expect(hub.loop.activeWatcherCount == 0)
+        }
+    }
+
+    @Test("a program that does not exist is a clear error", arguments: allBackends)
+    func missingProgram(backend: Backend) throws {
+        try withHub(backend) { _ in
+            #expect(throws: SubprocessError.spawnFailed("no-such-program-greenloop", .noSuchFileOrDirectory)) {
+                try Subprocess(["no-such-program-greenloop"])
+            }
+        }
+    }
+
+    @Test("twenty children at once, each waited for by its own greenlet", arguments: allBackends)
+    func manyChildren(backend: Backend) throws {
+        try withHub(backend) { _ in
+            let runs = try (0..<20).map { index in
+                try spawn { try Subprocess.run(["sh", "-c", "exit \(index)"], timeout: .seconds(20)).status }
+            }
+            for (index, run) in runs.enumerated() {
+                #expect(try run.value() == .exited(code: CInt(index)))
+            }
+        }
+    }
+}
