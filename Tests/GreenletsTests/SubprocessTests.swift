@@ -74,3 +74,43 @@ struct SubprocessTests {
         }
     }
 }
+
+@Suite("fork", .timeLimit(.minutes(1)))
+struct HubForkTests {
+    /// In a process of its own, so that the fork copies no other test's threads.
+    @Test("the child runs its own loop; the parent's greenlets run only in the parent", arguments: allBackends)
+    func forkedHub(backend: Backend) async {
+        await #expect(processExitsWith: .success) { [name = backend.description as String] in
+            try withHub(try Backend(parsing: name)) { _ in
+                var parentWork = 0
+                let worker = try spawn {
+                    for _ in 0..<5 {
+                        try sleep(.milliseconds(5))
+                        parentWork += 1
+                    }
+                }
+                try sleep(.milliseconds(1))
+                let before = parentWork
+                guard let child = try Hub.fork() else {
+                    // The child: greenlets, timers, sockets and subprocesses work on the new hub;
+                    // the parent's worker never runs here.
+                    let hub = try Hub.current()
+                    let ok = hub.loop.backend.description == name.split(separator: ":").first.map(String.init)
+                    let echo = try spawn { () -> Int in
+                        try sleep(.milliseconds(20))
+                        return 42
+                    }
+                    let result = try echo.value()
+                    let subprocess = try Subprocess.run(["sh", "-c", "exit 5"], timeout: .seconds(10))
+                    let parentRanHere = parentWork != before
+                    _exit(ok && result == 42 && subprocess.status == .exited(code: 5) && !parentRanHere ? 0 : 1)
+                }
+                try worker.join()
+                #expect(parentWork == 5)
+                var status: CInt = 0
+                while waitpid(child.rawValue, &status, WNOHANG) == 0 { try sleep(.milliseconds(5)) }
+                #expect(status == 0, "the child reported a failure (status \(status))")
+            }
+        }
+    }
+}

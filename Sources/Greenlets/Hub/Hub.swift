@@ -94,7 +94,7 @@ public final class Hub {
     }
 
     private var isDestroyed = false
-    private var ownsLoop = false
+    var ownsLoop = false
 
     /// Ends the hub: kills the spawned greenlets that are left (waiting for them at most
     /// `timeout`), stops the loop, ends the hub's greenlet, and detaches the hub from the thread;
