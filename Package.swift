@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "Greenlets", targets: ["Greenlets"]),
         .executable(name: "greenloop-loop-tour", targets: ["LoopTour"]),
         .executable(name: "greenloop-echo", targets: ["EchoServer"]),
+        .executable(name: "greenloop-chat", targets: ["ChatServer"]),
+        .executable(name: "greenloop-fetch", targets: ["ConcurrentFetch"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
@@ -69,6 +71,8 @@ let package = Package(
             dependencies: ["Greenloop", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/EchoServer"
         ),
+        .executableTarget(name: "ChatServer", dependencies: ["Greenloop"], path: "Examples/ChatServer"),
+        .executableTarget(name: "ConcurrentFetch", dependencies: ["Greenloop"], path: "Examples/ConcurrentFetch"),
 
         // Tests.
         .target(

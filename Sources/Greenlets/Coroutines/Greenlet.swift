@@ -326,6 +326,16 @@ public final class Greenlet {
     }
 }
 
+extension Greenlet: CustomStringConvertible {
+    /// `greenlet 0x7f3a… (suspended)`, `main greenlet of thread 1234`.
+    public var description: String {
+        if isMain { return "main greenlet of thread \(home.threadID)" }
+        let address = String(UInt(bitPattern: ObjectIdentifier(self).hashValue), radix: 16)
+        let states: [State: String] = [.notStarted: "not started", .running: "running", .suspended: "suspended", .dead: "dead"]
+        return "greenlet 0x\(address) (\(states[state] ?? "?"))"
+    }
+}
+
 /// The part of a greenlet a switch touches.
 struct GreenletHotState {
     enum MessageKind: UInt8 {
