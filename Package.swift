@@ -77,7 +77,7 @@ let package = Package(
         // Tests.
         .target(
             name: "GreenloopTestSupport",
-            dependencies: [.product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["CGreenloopSystem", .product(name: "SystemPackage", package: "swift-system")],
             path: "Tests/GreenloopTestSupport"
         ),
         .testTarget(name: "GreenloopCoreTests", dependencies: ["GreenloopCore"]),

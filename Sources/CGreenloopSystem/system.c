@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -172,3 +173,19 @@ int greenloop_accept(int fd, struct sockaddr *address, unsigned int *length) {
 }
 
 int greenloop_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int greenloop_spawn(int *pid, const char *file, const void *actions, char *const argv[], char *const envp[]) {
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attributes, &none);
+    posix_spawnattr_setsigdefault(&attributes, &all);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t child = 0;
+    int rc = posix_spawnp(&child, file, (const posix_spawn_file_actions_t *)actions, &attributes, argv, envp);
+    posix_spawnattr_destroy(&attributes);
+    if (rc == 0) *pid = child;
+    return rc;
+}

@@ -68,6 +68,11 @@ int greenloop_accept(int fd, struct sockaddr *address, unsigned int *length);
 /// start, so that no concurrently spawned process inherits the ends. 0, or -1 with errno set.
 int greenloop_pipe(int fds[2]);
 
+/// posix_spawnp(pid, file, actions, attributes, argv, envp) with attributes that give the child
+/// an empty signal mask and default dispositions for every signal, whatever the calling thread
+/// had blocked or ignored. `actions` may be NULL. Returns 0 or an errno value.
+int greenloop_spawn(int *pid, const char *file, const void *actions, char *const argv[], char *const envp[]);
+
 /// Sends `signo` to the calling process (raise(3) targets the calling thread only).
 int greenloop_kill_self(int signo);
 

@@ -91,10 +91,7 @@ public final class Greenlet {
         home = thread
         retainedHome = thread
         homeAddress = thread.address
-        hot = .allocate(capacity: 1)
-        hot.initialize(to: GreenletHotState(state: .notStarted))
-        fiber = .allocate(capacity: 1)
-        fiber.initialize(to: greenloop_fiber_t())
+        (hot, fiber) = Greenlet.allocateState(.notStarted)
         self.stackSize = stackSize
         self.body = body
         self.parent = parent ?? thread.current
@@ -105,10 +102,7 @@ public final class Greenlet {
         home = thread
         retainedHome = nil
         homeAddress = thread.address
-        hot = .allocate(capacity: 1)
-        hot.initialize(to: GreenletHotState(state: .running))
-        fiber = .allocate(capacity: 1)
-        fiber.initialize(to: greenloop_fiber_t())
+        (hot, fiber) = Greenlet.allocateState(.running)
         greenloop_fiber_create(fiber)
         stackSize = 0
         parent = nil
@@ -126,6 +120,17 @@ public final class Greenlet {
         hot.deallocate()
         fiber.deinitialize(count: 1)
         fiber.deallocate()
+    }
+
+    /// The switch state and the sanitizer record, at stable addresses; freed in deinit.
+    private static func allocateState(_ state: State)
+        -> (UnsafeMutablePointer<GreenletHotState>, UnsafeMutablePointer<greenloop_fiber_t>)
+    {
+        let hot = UnsafeMutablePointer<GreenletHotState>.allocate(capacity: 1)
+        hot.initialize(to: GreenletHotState(state: state))
+        let fiber = UnsafeMutablePointer<greenloop_fiber_t>.allocate(capacity: 1)
+        fiber.initialize(to: greenloop_fiber_t())
+        return (hot, fiber)
     }
 
     var state: State {

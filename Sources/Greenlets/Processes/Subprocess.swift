@@ -58,27 +58,16 @@ public final class Subprocess {
             childEnds.append(child)
             parentEnds[stream] = parent
         }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var none = sigset_t()
-        var all = sigset_t()
-        sigemptyset(&none)
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
+        var pid: CInt = 0
         let rc: CInt
         if let environment {
             var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
             defer { envp.forEach { free($0) } }
-            rc = posix_spawnp(&pid, arguments[0], &actions, &attributes, &argv, &envp)
+            rc = greenloop_spawn(&pid, arguments[0], &actions, &argv, &envp)
         } else {
-            rc = posix_spawnp(&pid, arguments[0], &actions, &attributes, &argv, environ)
+            rc = greenloop_spawn(&pid, arguments[0], &actions, &argv, environ)
         }
         guard rc == 0 else {
             parentEnds.compactMap { $0 }.forEach { _ = Glibc.close($0) }
