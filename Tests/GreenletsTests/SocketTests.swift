@@ -78,6 +78,24 @@ struct SocketTests {
         }
     }
 
+    @Test("connect times out when the peer never answers, naming the address", arguments: allBackends)
+    func connectTimeout(backend: Backend) throws {
+        try withHub(backend) { hub in
+            // A listener that never accepts, with room for one queued connection: once that is
+            // taken, the kernel drops further SYNs, so the next connect never completes.
+            let listener = try Socket(.ipv4)
+            try listener.bind(to: SocketAddress(ipv4: "127.0.0.1", port: 0))
+            try listener.listen(backlog: 0)
+            let address = try #require(listener.localAddress)
+            let filler = try Socket.connect(to: address, timeout: .seconds(5))
+            #expect(throws: SocketError.timedOut("connect", after: .milliseconds(50), address: address)) {
+                _ = try Socket.connect(to: address, timeout: .milliseconds(50))
+            }
+            #expect(hub.loop.activeWatcherCount == 0)
+            filler.close()
+        }
+    }
+
     @Test("a read times out with the socket's timeout, naming the peer", arguments: allBackends)
     func readTimeout(backend: Backend) throws {
         try withHub(backend) { _ in
