@@ -26,12 +26,9 @@ public final class PipeEnd {
     /// - Returns: the bytes; empty at end of file.
     public func read(maxBytes: Int = 65536) throws -> [UInt8] {
         let fd = try open("read")
-        var bytes = [UInt8](repeating: 0, count: maxBytes)
-        let count = try io("read", fd, readable: true) {
-            bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        return try [UInt8](unsafeUninitializedCapacity: maxBytes) { buffer, count in
+            count = try io("read", fd, readable: true) { Glibc.read(fd, buffer.baseAddress, maxBytes) }
         }
-        bytes.removeLast(maxBytes - count)
-        return bytes
     }
 
     /// Reads until end of file.

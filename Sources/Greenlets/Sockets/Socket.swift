@@ -223,20 +223,18 @@ public final class Socket {
     /// Receives one datagram, at most `maxBytes` of it, and who sent it.
     public func receive(maxBytes: Int = 65536) throws -> (bytes: [UInt8], from: SocketAddress) {
         try exclusively(\.isReading, "receive") { fd in
-            var bytes = [UInt8](repeating: 0, count: maxBytes)
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let count = try io("receive", fd, readable: true) {
-                length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-                return bytes.withUnsafeMutableBytes { buffer in
-                    withUnsafeMutablePointer(to: &storage) {
+            let bytes = try [UInt8](unsafeUninitializedCapacity: maxBytes) { buffer, count in
+                count = try io("receive", fd, readable: true) {
+                    length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                    return withUnsafeMutablePointer(to: &storage) {
                         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                             Glibc.recvfrom(fd, buffer.baseAddress, maxBytes, 0, $0, &length)
                         }
                     }
                 }
             }
-            bytes.removeLast(maxBytes - count)
             return (bytes, SocketAddress(storage: storage, length: length))
         }
     }
@@ -323,12 +321,10 @@ public final class Socket {
 
     private func exclusivelyRead(maxBytes: Int = 65536) throws -> [UInt8] {
         try exclusively(\.isReading, "read") { fd in
-            var bytes = [UInt8](repeating: 0, count: maxBytes)
-            let count = try io("read", fd, readable: true) {
-                bytes.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
+            // Uninitialised storage: zero-filling 64 KiB per read was 18% of an echo server's CPU.
+            try [UInt8](unsafeUninitializedCapacity: maxBytes) { buffer, count in
+                count = try io("read", fd, readable: true) { Glibc.recv(fd, buffer.baseAddress, maxBytes, 0) }
             }
-            bytes.removeLast(maxBytes - count)
-            return bytes
         }
     }
 
