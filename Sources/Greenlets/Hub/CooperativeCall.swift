@@ -13,9 +13,14 @@ enum CooperativeCallFailure: Error {
 /// Runs a non-blocking system call on `fd` until it succeeds: when it would block, the greenlet
 /// waits for readiness through the hub (at most `timeout` each time); EINTR is retried.
 ///
-/// - Parameter call: returns the call's result, or -1 with errno set.
+/// - Parameters:
+///   - wait: how to wait for readiness; ``waitReadable(_:timeout:)`` / ``waitWritable(_:timeout:)``
+///     when `nil`.
+///   - call: returns the call's result, or -1 with errno set.
 /// - Returns: the first non-negative result.
-func cooperativeCall(_ fd: CInt, readable: Bool, timeout: Duration?, _ call: () -> Int) throws -> Int {
+func cooperativeCall(
+    _ fd: CInt, readable: Bool, timeout: Duration?, wait: ((Duration?) throws -> Bool)? = nil, _ call: () -> Int
+) throws -> Int {
     while true {
         let result = call()
         if result >= 0 { return result }
@@ -24,7 +29,12 @@ func cooperativeCall(_ fd: CInt, readable: Bool, timeout: Duration?, _ call: () 
         case EINTR:
             continue
         case EAGAIN, EWOULDBLOCK, EINPROGRESS:
-            let ready = readable ? try waitReadable(fd, timeout: timeout) : try waitWritable(fd, timeout: timeout)
+            let ready: Bool
+            if let wait {
+                ready = try wait(timeout)
+            } else {
+                ready = readable ? try waitReadable(fd, timeout: timeout) : try waitWritable(fd, timeout: timeout)
+            }
             guard ready else { throw CooperativeCallFailure.timedOut }
         default:
             throw CooperativeCallFailure.failed(code)

@@ -53,6 +53,9 @@ public final class Socket {
     private var isWriting = false
     /// Bytes read ahead by ``read(until:maxBytes:)`` and ``readExactly(_:)``.
     private var buffered: [UInt8] = []
+    /// Made on the first wait in each direction, and reused.
+    private var readReadiness: ReadinessWaiter?
+    private var writeReadiness: ReadinessWaiter?
 
     /// A new, unconnected socket.
     ///
@@ -70,9 +73,7 @@ public final class Socket {
         self.timeout = timeout
     }
 
-    deinit {
-        if fileDescriptor >= 0 { Glibc.close(fileDescriptor) }
-    }
+    deinit { close() }
 
     /// Connects to `address`, waiting at most `timeout` (else the socket's ``timeout``).
     public static func connect(to address: SocketAddress, timeout: Duration? = nil) throws -> Socket {
@@ -252,6 +253,11 @@ public final class Socket {
     /// uses it, or kill that greenlet first. Calling it again does nothing.
     public func close() {
         guard fileDescriptor >= 0 else { return }
+        // Watchers first: a descriptor must not be closed under an active watcher.
+        readReadiness?.close()
+        writeReadiness?.close()
+        readReadiness = nil
+        writeReadiness = nil
         Glibc.close(fileDescriptor)
         fileDescriptor = -1
     }
@@ -339,13 +345,25 @@ public final class Socket {
         _ operation: String, _ fd: CInt, readable: Bool, address: SocketAddress? = nil, _ call: () -> Int
     ) throws -> Int {
         do {
-            let result = try cooperativeCall(fd, readable: readable, timeout: timeout, call)
-            return result
+            return try cooperativeCall(fd, readable: readable, timeout: timeout, wait: { [unowned self] limit in
+                try self.readiness(fd, readable: readable).wait(timeout: limit)
+            }, call)
         } catch CooperativeCallFailure.timedOut {
             throw SocketError.timedOut(operation, after: timeout ?? .zero, address: address ?? peer)
         } catch CooperativeCallFailure.failed(let code) {
             throw SocketError.systemCall(operation, Errno(rawValue: code), address: address ?? peer ?? localAddress)
         }
+    }
+
+    private func readiness(_ fd: CInt, readable: Bool) throws -> ReadinessWaiter {
+        if readable {
+            if let readReadiness { return readReadiness }
+            readReadiness = try ReadinessWaiter(fd: fd, .read)
+            return readReadiness!
+        }
+        if let writeReadiness { return writeReadiness }
+        writeReadiness = try ReadinessWaiter(fd: fd, .write)
+        return writeReadiness!
     }
 
     private func firstIndex(of delimiter: [UInt8], from start: Int) -> Int? {
