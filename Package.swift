@@ -77,7 +77,9 @@ let package = Package(
         // Tests.
         .target(
             name: "GreenloopTestSupport",
-            dependencies: ["CGreenloopSystem", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: [
+                "CGreenloopSystem", "GreenloopCore", .product(name: "SystemPackage", package: "swift-system"),
+            ],
             path: "Tests/GreenloopTestSupport"
         ),
         .testTarget(name: "GreenloopCoreTests", dependencies: ["GreenloopCore"]),

@@ -9,8 +9,6 @@ import Testing
 import Glibc
 #endif
 
-/// Every hub-level test runs once per entry.
-let allBackends: [Backend] = [.libev, .libevent]
 
 /// A hub on a fresh loop of `backend` for the calling thread, destroyed after `body`.
 /// (A synchronous test runs on one thread from start to end, so the hub is the test's own.)

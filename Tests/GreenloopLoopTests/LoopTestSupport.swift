@@ -9,8 +9,6 @@ import Testing
 import Glibc
 #endif
 
-/// Every loop-level test runs once per entry.
-let allBackends: [Backend] = [.libev, .libevent]
 
 /// How long a test waits on the loop for something that should happen in milliseconds.
 let patience: Duration = .seconds(10)

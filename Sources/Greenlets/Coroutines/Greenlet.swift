@@ -153,12 +153,10 @@ public final class Greenlet {
 
     /// The body's value once dead; rethrows its error (``GreenletExit`` gives `nil`).
     public func value() throws -> Any? {
-        switch outcome {
-        case .success(let value)?: return value
-        case .failure(let error)? where error is GreenletExit: return nil
-        case .failure(let error)?: throw error
-        case nil: return nil
-        }
+        guard let outcome else { return nil }
+        let (value, error) = Greenlet.delivery(of: outcome)
+        if let error { throw error }
+        return value
     }
 
     /// Changes the parent.

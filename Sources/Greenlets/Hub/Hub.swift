@@ -179,7 +179,7 @@ public enum HubError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// What ``Hub/destroy(timeout:)`` needs of a spawned greenlet, whatever its value type.
+/// What the hub and a ``Group`` need of a spawned greenlet, whatever its value type.
 protocol Killable: AnyObject {
     /// Where it is in the hub's list of live greenlets; -1 when not there.
     var liveIndex: Int { get set }

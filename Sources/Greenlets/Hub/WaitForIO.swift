@@ -21,16 +21,7 @@ public func waitWritable(_ fd: FileDescriptorNumber, timeout: Duration? = nil) t
 public typealias FileDescriptorNumber = CInt
 
 private func waitForIO(_ fd: CInt, _ events: IOEvents, timeout: Duration?) throws -> Bool {
-    let hub = try Hub.current()
-    let waiter = Waiter(hub: hub)
-    let watcher = try hub.loop.makeIOWatcher(.init(rawValue: fd), events) { _ in waiter.wake(true) }
-    try watcher.start()
-    defer { try? watcher.stop() }
-    var timer: TimerWatcher?
-    if let timeout {
-        timer = try hub.loop.makeTimer(after: timeout) { waiter.wake(false) }
-        try timer?.start()
-    }
-    defer { try? timer?.stop() }
-    return try waiter.wait() as? Bool ?? false
+    let readiness = try ReadinessWaiter(fd: fd, events)
+    defer { readiness.close() }
+    return try readiness.wait(timeout: timeout)
 }

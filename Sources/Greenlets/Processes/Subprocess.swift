@@ -113,7 +113,7 @@ public final class Subprocess {
     }
 
     /// What ``run(_:input:environment:timeout:)`` collects.
-    public struct Result: Sendable, Hashable {
+    public struct RunResult: Sendable, Hashable {
         /// How the child ended.
         public var status: TerminationStatus
         /// Everything it wrote to standard output.
@@ -129,7 +129,7 @@ public final class Subprocess {
     ///   throws.
     public static func run(
         _ arguments: [String], input: [UInt8] = [], environment: [String: String]? = nil, timeout: Duration? = nil
-    ) throws -> Result {
+    ) throws -> RunResult {
         let process = try Subprocess(arguments, environment: environment)
         let writer = try spawn {
             defer { process.standardInput?.close() }
@@ -150,6 +150,6 @@ public final class Subprocess {
             throw error
         }
         try writer.join()
-        return Result(status: status, output: try output.value(), error: try errors.value())
+        return RunResult(status: status, output: try output.value(), error: try errors.value())
     }
 }

@@ -2,7 +2,7 @@
 ///
 /// Setting it wakes every waiter, in the order they began to wait, at the hub's next iteration.
 public final class Event {
-    private var waiters: [Waiter] = []
+    private let waiters = HandOffQueue<Void>()
     /// Whether the flag is set.
     public private(set) var isSet = false
 
@@ -13,9 +13,7 @@ public final class Event {
     public func set() {
         guard !isSet else { return }
         isSet = true
-        let waiters = self.waiters
-        self.waiters = []
-        for waiter in waiters { waiter.wakeSoon() }
+        while waiters.handOff() {}
     }
 
     /// Clears the flag; later waits block again.
@@ -27,10 +25,7 @@ public final class Event {
     @discardableResult
     public func wait(timeout: Duration? = nil) throws -> Bool {
         guard !isSet else { return true }
-        let waiter = Waiter(hub: try Hub.current())
-        waiters.append(waiter)
-        defer { waiters.removeAll { $0 === waiter } }
-        guard try completes(within: timeout, { _ = try waiter.wait() }) else { return false }
+        guard try waiters.wait(bringing: (), timeout: timeout, giveBack: { _ in }) != nil else { return false }
         return isSet
     }
 }

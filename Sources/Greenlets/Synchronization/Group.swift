@@ -1,7 +1,7 @@
 /// A set of spawned greenlets managed together (gevent's `Group`): spawn into it, join them all,
 /// kill them all. A greenlet leaves the group when it ends.
 public class Group {
-    private var members: [ObjectIdentifier: any GroupMember] = [:]
+    private var members: [ObjectIdentifier: any Killable] = [:]
     private let emptied = Event()
 
     /// An empty group.
@@ -77,10 +77,3 @@ public final class Pool: Group {
 
     override func left() { try? slots.release() }
 }
-
-/// What a ``Group`` needs of a member, whatever its value type.
-protocol GroupMember: AnyObject {
-    func killQuietly() throws
-}
-
-extension SpawnedGreenlet: GroupMember {}

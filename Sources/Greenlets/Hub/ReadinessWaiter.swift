@@ -1,8 +1,8 @@
 import GreenloopCore
 
-/// One socket direction's wait for readiness, with its io watcher and timeout timer made once and
-/// reused: a wait then costs a watcher start and stop, not a new watcher, C struct and descriptor
-/// check every time (``waitReadable(_:timeout:)`` makes fresh ones).
+/// A greenlet's wait for one descriptor's readiness, with its io watcher and timeout timer made
+/// once: a socket keeps one per direction, so that each wait costs a watcher start and stop, not a
+/// new watcher, C struct and descriptor check. ``waitReadable(_:timeout:)`` uses a fresh one.
 final class ReadinessWaiter {
     /// The greenlet's current wait, shared with the two callbacks.
     private final class Slot {
