@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "GreenloopLibevent", targets: ["GreenloopLibevent"]),
         .library(name: "GreenloopBackends", targets: ["GreenloopBackends"]),
         .library(name: "Greenlets", targets: ["Greenlets"]),
+        .library(name: "LibeventAdapter", targets: ["LibeventAdapter"]),
         .executable(name: "greenloop-loop-tour", targets: ["LoopTour"]),
         .executable(name: "greenloop-echo", targets: ["EchoServer"]),
         .executable(name: "greenloop-chat", targets: ["ChatServer"]),
@@ -62,7 +63,14 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
-        .target(name: "Greenloop", dependencies: ["GreenloopCore", "GreenloopBackends", "Greenlets"]),
+        .target(
+            name: "LibeventAdapter",
+            dependencies: [
+                "GreenloopCore", "GreenloopLibevent", "CLibevent",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .target(name: "Greenloop", dependencies: ["GreenloopCore", "GreenloopBackends", "Greenlets", "LibeventAdapter"]),
 
         // Examples.
         .executableTarget(name: "LoopTour", dependencies: ["Greenloop"], path: "Examples/LoopTour"),
@@ -73,17 +81,36 @@ let package = Package(
         ),
         .executableTarget(name: "ChatServer", dependencies: ["Greenloop"], path: "Examples/ChatServer"),
         .executableTarget(name: "ConcurrentFetch", dependencies: ["Greenloop"], path: "Examples/ConcurrentFetch"),
+        // Plain libevent C code standing for "your existing C code", and its greenlet-facing
+        // Swift wrappers: used by the showcase and the adapter's tests, never by the library.
+        .target(
+            name: "CLibeventServices",
+            path: "Examples/LibeventServices/C",
+            linkerSettings: [
+                .linkedLibrary("hiredis"), .linkedLibrary("event_core"), .linkedLibrary("event_extra"),
+            ]
+        ),
+        .target(
+            name: "LibeventServices",
+            dependencies: ["Greenloop", "CLibeventServices"],
+            path: "Examples/LibeventServices/Swift"
+        ),
 
         // Tests.
         .target(
             name: "GreenloopTestSupport",
             dependencies: [
-                "CGreenloopSystem", "GreenloopCore", .product(name: "SystemPackage", package: "swift-system"),
+                "CGreenloopSystem", "GreenloopCore", "GreenloopBackends", "Greenlets",
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             path: "Tests/GreenloopTestSupport"
         ),
         .testTarget(name: "GreenloopCoreTests", dependencies: ["GreenloopCore"]),
         .testTarget(name: "GreenletsTests", dependencies: ["Greenlets", "GreenloopTestSupport"]),
+        .testTarget(
+            name: "LibeventAdapterTests",
+            dependencies: ["Greenloop", "LibeventAdapter", "LibeventServices", "CLibevent", "GreenloopTestSupport"]
+        ),
         .testTarget(
             name: "GreenloopLoopTests",
             dependencies: [

@@ -9,6 +9,9 @@ packages=(
   libboost-context-dev # boost.context's fcontext: make_fcontext / jump_fcontext
   pkg-config
   curl               # a real HTTP client for the adapter's evhttp tests
+  libhiredis-dev     # hiredis and its libevent adapter, for the shared-loop example and tests
+  redis-server       # the server those tests start on loopback
+  wrk                # HTTP load for the adapter benchmark
 )
 
 missing=()

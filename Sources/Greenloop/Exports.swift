@@ -1,3 +1,4 @@
 @_exported import GreenloopBackends
 @_exported import GreenloopCore
 @_exported import Greenlets
+@_exported import LibeventAdapter

@@ -45,6 +45,8 @@ public final class EventLoop: Loop {
     private let asyncWatchers = WatcherList<AsyncWatcher>()
     private var signalWatchers: [CInt: WatcherList<SignalWatcher>] = [:]
     private var stopRequested = false
+    private var forkHandlers: [(id: ForkHandlerID, body: (EventLoop) throws -> Void)] = []
+    private var nextForkHandlerID = 0
     /// Set before each wait; the first callback after it refreshes ``now``.
     private var nowIsStale = false
     /// Whether any callback ran in this iteration (idle watchers run only when none did).
@@ -166,6 +168,49 @@ public final class EventLoop: Loop {
         try wakeWatcher?.start()
         for signal in signalWatchers.keys {
             greenloop_signal_retarget(signal, waker.fileDescriptor)
+        }
+        runForkHandlers(successor: self)
+    }
+
+    // MARK: Fork handlers
+
+    /// Registers `handler` to run in a forked child, once the loop that goes on in the child is
+    /// ready: this loop at the end of ``reinitializeAfterFork()``, or the new loop given to
+    /// ``handOverAfterFork(to:)`` when the child replaces this one (as `Hub.fork()` does).
+    ///
+    /// For code that keeps kernel state of its own next to the loop's (a C library's epoll set or
+    /// timerfd) and must remake it in the child. The handler gets the loop that goes on; when that
+    /// is another loop, the handler must register again there to see later forks. An error it
+    /// throws goes to ``errorHandler``, and the other handlers still run.
+    ///
+    /// - Returns: what ``removeForkHandler(_:)`` takes.
+    @discardableResult
+    public func addForkHandler(_ handler: @escaping (_ successor: EventLoop) throws -> Void) -> ForkHandlerID {
+        nextForkHandlerID += 1
+        let id = ForkHandlerID(rawValue: nextForkHandlerID)
+        forkHandlers.append((id, handler))
+        return id
+    }
+
+    /// Unregisters a handler; no effect when it is not registered.
+    public func removeForkHandler(_ id: ForkHandlerID) {
+        forkHandlers.removeAll { $0.id == id }
+    }
+
+    /// In a forked child that sets this loop aside untouched and goes on with `successor`: runs
+    /// this loop's fork handlers with `successor`, then forgets them. Nothing else of this loop
+    /// is touched, because its kernel objects are still the parent's.
+    public func handOverAfterFork(to successor: EventLoop) {
+        let handlers = forkHandlers
+        forkHandlers = []
+        for handler in handlers {
+            do { try handler.body(successor) } catch { successor.errorHandler(error, "fork handler") }
+        }
+    }
+
+    private func runForkHandlers(successor: EventLoop) {
+        for handler in forkHandlers {
+            do { try handler.body(successor) } catch { errorHandler(error, "fork handler") }
         }
     }
 

@@ -49,3 +49,23 @@ public enum Libevent {
         return native.base
     }
 }
+
+extension Libevent {
+    /// For the adapter, in a forked child whose hub set `loop` aside and made a new loop: remakes
+    /// the kernel state of `loop`'s `event_base` in the child, deletes the events of `loop`'s own
+    /// watchers (they belong to the parent's greenlets, which never run in the child), and returns
+    /// the base, so that another loop can serve the C events that are left in it. `nil` for a loop
+    /// of another backend.
+    ///
+    /// The order is the one `reinitializeAfterFork()` follows: `event_reinit` first, so that the
+    /// deletions change the child's new epoll set and not the one it shares with the parent.
+    @_spi(Adapter)
+    public static func takeEventBaseAfterFork(of loop: EventLoop) throws(LoopError) -> OpaquePointer? {
+        guard let native = loop.native as? LibeventNativeLoop, !native.isClosed else { return nil }
+        try native.reinitializeAfterFork()
+        guard greenloop_event_base_delete_events(native.base, libeventIOReady, libeventTimerExpired) >= 0 else {
+            throw .systemCallFailed("event_base_foreach_event", .noMemory)
+        }
+        return native.base
+    }
+}

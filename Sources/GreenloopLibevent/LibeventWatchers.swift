@@ -100,7 +100,7 @@ final class LibeventTimer: NativeTimer {
 }
 
 /// libevent's io callback. A top-level function: C function pointers cannot capture context.
-private func libeventIOReady(_ fd: CInt, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
+func libeventIOReady(_ fd: CInt, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
     guard let context else { return }
     let watcher = Unmanaged<IOWatcher>.fromOpaque(context).takeUnretainedValue()
     var ready: IOEvents = []
@@ -109,7 +109,7 @@ private func libeventIOReady(_ fd: CInt, _ what: Int16, _ context: UnsafeMutable
     withExtendedLifetime(watcher) { watcher._nativeReady(ready) }
 }
 
-private func libeventTimerExpired(_ fd: CInt, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
+func libeventTimerExpired(_ fd: CInt, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
     guard let context else { return }
     let watcher = Unmanaged<TimerWatcher>.fromOpaque(context).takeUnretainedValue()
     withExtendedLifetime(watcher) { watcher._nativeExpired() }

@@ -43,6 +43,34 @@ int greenloop_event_is_added(const struct event *ev);
 /// NULL when that method is unavailable.
 struct event_base *greenloop_event_base_new(const char *method, int priorities);
 
+// MARK: Serving a base from another loop (LibeventAdapter)
+
+/// The epoll descriptor of `base`, which must use the "epoll" method without changelist (as every
+/// base greenloop_event_base_new makes). -1 with errno when it cannot be found. Costs a scan of
+/// /proc/self/fd with one epoll_ctl per open descriptor: call it once per base.
+int greenloop_event_base_epoll_fd(struct event_base *base);
+
+/// What one walk over a base's events found.
+struct greenloop_event_base_scan {
+    /// Events added (io, timers, signals), and callbacks active (made ready, not yet run).
+    int added;
+    int active;
+    /// 1 when some event has a timeout; then `timeout_ns` is the time left until the earliest
+    /// (0 when it is due).
+    int has_timeout;
+    long long timeout_ns;
+    /// The first signal event found, if any, and its signal number.
+    struct event *signal_event;
+    int signal_number;
+};
+
+/// Walks every event added to `base` (O(events): one `event_pending` each) and fills `result`.
+void greenloop_event_base_scan(struct event_base *base, struct greenloop_event_base_scan *result);
+
+/// Deletes every event of `base` whose callback is `first` or `second`; returns how many, or -1.
+int greenloop_event_base_delete_events(struct event_base *base, event_callback_fn first,
+                                       event_callback_fn second);
+
 extern const short greenloop_libevent_ev_read;
 extern const short greenloop_libevent_ev_write;
 extern const short greenloop_libevent_ev_timeout;

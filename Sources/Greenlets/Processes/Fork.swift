@@ -23,13 +23,25 @@ extension Hub {
         guard Greenlet.current.isMain else { throw HubError.notFromMainGreenlet }
         let parentHub = try Hub.current()
         let backend = try Backend(kind: parentHub.loop.backend, method: parentHub.loop.method)
+        // Fork where the hub is between two iterations, outside the backend's dispatch: a
+        // callback may have switched out of the hub from inside it, and a libevent base that the
+        // parent left mid-dispatch refuses to run again, so a shared event_base could not be
+        // served in the child.
+        if parentHub.greenlet.isStarted {
+            let safePoint = Waiter(hub: parentHub)
+            safePoint.wakeSoon()
+            _ = try safePoint.wait()
+        }
         let pid = Glibc.fork()
         guard pid >= 0 else { throw LoopError.systemCallFailed("fork", Errno(rawValue: errno)) }
         if pid > 0 { return ProcessID(rawValue: pid) }
         ForkedChild.setAside.append(parentHub)
         GreenletThread.forCallingThread.hub = nil
-        let hub = try Hub.install(loop: try makeLoop(backend))
+        let loop = try makeLoop(backend)
+        let hub = try Hub.install(loop: loop)
         hub.ownsLoop = true
+        // Code that keeps state beside the parent's loop (a shared event_base) moves to the new one.
+        (parentHub.loop as? EventLoop)?.handOverAfterFork(to: loop)
         return nil
     }
 }
