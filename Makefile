@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 
-.PHONY: all deps build demo tour test test-sanitize bench bench-quick clean
+.PHONY: all deps build demo echo-demo tour test test-sanitize bench bench-quick clean
 
 all: build
 
@@ -13,9 +13,14 @@ deps:
 build: deps
 	$(SWIFT) build
 
-## The showcase: a greenlet echo server serving its own concurrent clients for a few seconds, on
-## the backend GREENLOOP_BACKEND names; then a summary.
+## The showcase: one process, one thread, one loop on the backend GREENLOOP_BACKEND names: a
+## greenlet echo server, libevent's evhttp, a bufferevent C server, hiredis and evdns, each
+## exercised by its own clients for a few seconds; then a summary.
 demo: deps
+	$(SWIFT) run greenloop-showcase
+
+## The greenlet echo server alone, serving its own concurrent clients for a few seconds.
+echo-demo: deps
 	$(SWIFT) run greenloop-echo --demo
 
 ## The loop tour: io, timer and signal watchers together, without greenlets.

@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "greenloop-echo", targets: ["EchoServer"]),
         .executable(name: "greenloop-chat", targets: ["ChatServer"]),
         .executable(name: "greenloop-fetch", targets: ["ConcurrentFetch"]),
+        .executable(name: "greenloop-showcase", targets: ["Showcase"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
@@ -92,8 +93,16 @@ let package = Package(
         ),
         .target(
             name: "LibeventServices",
-            dependencies: ["Greenloop", "CLibeventServices"],
+            dependencies: ["Greenloop", "CLibeventServices", "CLibevent"],
             path: "Examples/LibeventServices/Swift"
+        ),
+        .executableTarget(
+            name: "Showcase",
+            dependencies: [
+                "Greenloop", "LibeventServices", "CLibevent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/Showcase"
         ),
 
         // Tests.

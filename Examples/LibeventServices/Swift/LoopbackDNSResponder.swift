@@ -1,4 +1,3 @@
-import CLibevent
 import Greenloop
 
 #if canImport(Glibc)
@@ -7,18 +6,23 @@ import Glibc
 
 /// A DNS server of a few lines, as a greenlet: answers A queries for the names it knows and
 /// NXDOMAIN for the rest. Enough for evdns, without any outside network.
-final class LoopbackDNSResponder {
-    let socket: Socket
-    let answers: [String: [UInt8]]
-    var port: UInt16 { socket.localAddress?.port ?? 0 }
+public final class LoopbackDNSResponder {
+    /// The UDP socket it answers on.
+    public let socket: Socket
+    /// The names it knows, lowercased, and their IPv4 addresses.
+    public let answers: [String: [UInt8]]
+    /// Its port on 127.0.0.1.
+    public var port: UInt16 { socket.localAddress?.port ?? 0 }
 
-    init(answers: [String: [UInt8]]) throws {
+    /// Binds to 127.0.0.1 on a free port.
+    public init(answers: [String: [UInt8]]) throws {
         self.answers = answers
         socket = try Socket(.ipv4, .datagram)
         try socket.bind(to: SocketAddress(ipv4: "127.0.0.1", port: 0))
     }
 
-    func serve() throws {
+    /// Answers queries until the greenlet is killed.
+    public func serve() throws {
         while true {
             let (query, from) = try socket.receive()
             guard query.count > 12 else { continue }
@@ -44,34 +48,4 @@ final class LoopbackDNSResponder {
             try socket.send(reply, to: from)
         }
     }
-}
-
-/// evdns failed to resolve a name.
-struct DNSLookupError: Error, CustomStringConvertible {
-    let code: CInt
-    var description: String { String(cString: evdns_err_to_string(code)) }
-}
-
-/// Resolves `name` with evdns, waiting in the calling greenlet for evdns' C callback.
-func resolveIPv4(_ dns: OpaquePointer, _ name: String) throws -> [String] {
-    let lookup = CallbackResult<[String]>()
-    let context = lookup.retainedContext()
-    guard evdns_base_resolve_ipv4(dns, name, CInt(DNS_QUERY_NO_SEARCH), resolved, context) != nil else {
-        CallbackResult<[String]>.complete(context, with: .failure(DNSLookupError(code: CInt(DNS_ERR_UNKNOWN))))
-        return try lookup.wait()
-    }
-    return try lookup.wait(timeout: .seconds(10))
-}
-
-private func resolved(_ result: CInt, _ type: CChar, _ count: CInt, _ ttl: CInt,
-                      _ addresses: UnsafeMutableRawPointer?, _ context: UnsafeMutableRawPointer?) {
-    guard result == DNS_ERR_NONE, let addresses else {
-        CallbackResult<[String]>.complete(context, with: .failure(DNSLookupError(code: result)))
-        return
-    }
-    let bytes = addresses.assumingMemoryBound(to: UInt8.self)
-    let found = (0..<Int(count)).map { index in
-        (0..<4).map { String(bytes[index * 4 + $0]) }.joined(separator: ".")
-    }
-    CallbackResult<[String]>.complete(context, with: .success(found))
 }
