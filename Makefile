@@ -41,15 +41,19 @@ test-sanitize: deps
 	$(SWIFT) test --skip-build --disable-xctest --sanitize=thread --scratch-path .build-tsan \
 		--skip hundredThousand --skip manyGreenlets
 
-## Benchmarks in release mode, each next to its baseline from the same run (see Benchmarks/).
+## The benchmark suite in release mode: every workload alternating with its baselines (raw C
+## libev and libevent, gevent in Benchmarks/.venv, SwiftNIO), 3 rounds each; prints the table and
+## writes Benchmarks/results/latest.json and latest.svg.
 bench: deps
+	bash scripts/install-deps.sh bench
 	cd Benchmarks && $(SWIFT) build -c release
-	Benchmarks/.build/release/GreenletBenchmarks
+	Benchmarks/.build/release/greenloop-bench
 
-## Each benchmark once, at small sizes: keeps the suite from rotting; no thresholds.
+## Each workload once, at small sizes: keeps the suite from rotting; no thresholds, no results.
 bench-quick: deps
+	bash scripts/install-deps.sh bench
 	cd Benchmarks && $(SWIFT) build -c release
-	Benchmarks/.build/release/GreenletBenchmarks --quick
+	Benchmarks/.build/release/greenloop-bench --quick
 
 clean:
-	rm -rf .build .build-asan .build-tsan Benchmarks/.build
+	rm -rf .build .build-asan .build-tsan Benchmarks/.build Benchmarks/.venv

@@ -14,6 +14,14 @@ packages=(
   wrk                # HTTP load for the adapter benchmark
 )
 
+# `install-deps.sh bench` adds what only the benchmark suite needs.
+if [ "${1:-}" = "bench" ]; then
+  packages+=(
+    python3-venv     # the suite makes a virtual environment for its pinned gevent baseline
+    util-linux       # taskset, to keep servers and load generators on separate cores
+  )
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -8,4 +8,10 @@
 /// nothing else (ping-pong on a 64 KiB stack): the floor any greenlet switch is compared with.
 double greenloop_baseline_fcontext_switch_ns(uint64_t switches);
 
+struct event_base;
+
+/// Starts an evhttp server on 127.0.0.1:`port` on `base` that answers every request with
+/// "hello\n". 0 on success.
+int greenloop_bench_http_start(struct event_base *base, int port);
+
 #endif

@@ -1,0 +1,134 @@
+import Foundation
+
+/// One line of the table and of results/latest.json.
+struct Row: Encodable {
+    let workload: String
+    let implementation: String
+    let unit: String
+    let median: Double
+    let min: Double
+    let max: Double
+    /// The implementation this row is compared with; absent on baseline rows.
+    let baseline: String?
+    /// median / the baseline's median.
+    let ratio: Double?
+    let target: String?
+    let target_met: Bool?
+}
+
+func makeRows(_ workloads: [Workload], _ samples: Samples) -> [Row] {
+    var rows: [Row] = []
+    for workload in workloads {
+        let compared = Set(workload.comparisons.map(\.implementation))
+        var names = workload.implementations.map(\.name)
+        if names.isEmpty {
+            // A sibling workload: figures reported by another workload's runs.
+            names = Array(samples.values[workload.name]?.keys ?? [:].keys).sorted()
+        }
+        func statistics(_ name: String) -> (median: Double, min: Double, max: Double)? {
+            let values = samples.of(workload.name, name).filter { !$0.isNaN }.sorted()
+            guard !values.isEmpty else { return nil }
+            return (values[values.count / 2], values.first!, values.last!)
+        }
+        for name in names where !compared.contains(name) {
+            guard let s = statistics(name) else { continue }
+            rows.append(Row(workload: workload.name, implementation: name, unit: workload.unit, median: s.median,
+                            min: s.min, max: s.max, baseline: nil, ratio: nil, target: nil, target_met: nil))
+        }
+        for comparison in workload.comparisons {
+            guard let mine = statistics(comparison.implementation), let theirs = statistics(comparison.baseline)
+            else { continue }
+            let ratio = mine.median / theirs.median
+            rows.append(Row(
+                workload: workload.name, implementation: comparison.implementation, unit: workload.unit,
+                median: mine.median, min: mine.min, max: mine.max, baseline: comparison.baseline, ratio: ratio,
+                target: comparison.target?.text, target_met: comparison.target.map { $0.holds(ratio, mine.median) }))
+        }
+    }
+    return rows
+}
+
+func printTable(_ rows: [Row], rounds: Int, elapsed: TimeInterval) {
+    print("Greenloop benchmarks: \(machineDescription()); \(rounds) round(s) each, alternating; "
+          + "median [min–max]; servers on CPU 0, load on CPU 1; \(Int(elapsed)) s")
+    let header = ["workload", "implementation", "median", "range", "unit", "vs", "ratio", "target"]
+    var lines = [header]
+    for row in rows {
+        let met = row.target_met.map { $0 ? "met" : "MISSED" } ?? ""
+        lines.append([
+            row.workload, row.implementation, format(row.median), "\(format(row.min))–\(format(row.max))", row.unit,
+            row.baseline ?? "", row.ratio.map { format($0) + "×" } ?? "",
+            row.target.map { "\($0): \(met)" } ?? "",
+        ])
+    }
+    let widths = header.indices.map { column in lines.map { $0[column].count }.max() ?? 0 }
+    for line in lines {
+        print(line.enumerated().map { $1.padding(toLength: widths[$0] + 2, withPad: " ", startingAt: 0) }.joined())
+    }
+}
+
+func machineDescription() -> String {
+    let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+        .split(separator: "\n").first { $0.hasPrefix("model name") }?
+        .split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
+    let memory = ProcessInfo.processInfo.physicalMemory / (1 << 30)
+    return "\(ProcessInfo.processInfo.activeProcessorCount) cores (\(cpu)), \(memory) GiB, "
+        + "Linux \(ProcessInfo.processInfo.operatingSystemVersionString)"
+}
+
+func writeResults(_ rows: [Row], to directory: URL) throws {
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let date = ISO8601DateFormatter().string(from: Date())
+    struct Document: Encodable {
+        let date: String
+        let machine: String
+        let rows: [Row]
+    }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    try encoder.encode(Document(date: date, machine: machineDescription(), rows: rows))
+        .write(to: directory.appendingPathComponent("latest.json"))
+    try chart(rows, date: date).write(to: directory.appendingPathComponent("latest.svg"), atomically: true,
+                                      encoding: .utf8)
+}
+
+/// A bar per compared row: how many times the baseline's figure Greenloop's is, on a log scale
+/// (1× in the middle), green where the target holds, red where it does not, grey without one.
+func chart(_ rows: [Row], date: String) -> String {
+    let compared = rows.filter { $0.ratio != nil }
+    let rowHeight = 18, top = 56, labelWidth = 520, plotWidth = 420
+    let height = top + compared.count * rowHeight + 40
+    let width = labelWidth + plotWidth + 120
+    let lowest = log10(1.0 / 64), highest = log10(64.0)
+    func x(_ ratio: Double) -> Double {
+        let clamped = Swift.min(Swift.max(log10(ratio), lowest), highest)
+        return Double(labelWidth) + (clamped - lowest) / (highest - lowest) * Double(plotWidth)
+    }
+    func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+    }
+    var svg = """
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" font-family="sans-serif" font-size="11">
+        <rect width="100%" height="100%" fill="white"/>
+        <text x="10" y="18" font-size="14" font-weight="bold">Greenloop against its baselines (ratio of medians, log scale)</text>
+        <text x="10" y="36">\(escape(date)) · \(escape(machineDescription()))</text>
+
+        """
+    for ratio in [1.0 / 64, 1.0 / 8, 1, 8, 64] {
+        let position = x(ratio)
+        let label = ratio < 1 ? "1/\(Int(1 / ratio))×" : "\(Int(ratio))×"
+        svg += "<line x1=\"\(position)\" y1=\"\(top - 6)\" x2=\"\(position)\" y2=\"\(height - 30)\" stroke=\"\(ratio == 1 ? "#444" : "#ddd")\"/>\n"
+        svg += "<text x=\"\(position)\" y=\"\(height - 16)\" text-anchor=\"middle\">\(label)</text>\n"
+    }
+    for (index, row) in compared.enumerated() {
+        let y = top + index * rowHeight
+        let ratio = row.ratio!
+        let color = row.target_met.map { $0 ? "#2e9e44" : "#d0342c" } ?? "#999"
+        let (start, end) = (x(1), x(ratio))
+        svg += "<text x=\"\(labelWidth - 6)\" y=\"\(y + 12)\" text-anchor=\"end\">\(escape("\(row.workload) · \(row.implementation) vs \(row.baseline!)"))</text>\n"
+        svg += "<rect x=\"\(Swift.min(start, end))\" y=\"\(y + 3)\" width=\"\(Swift.max(abs(end - start), 1))\" height=\"\(rowHeight - 6)\" fill=\"\(color)\"/>\n"
+        svg += "<text x=\"\(Double(labelWidth + plotWidth) + 6)\" y=\"\(y + 12)\">\(format(ratio))× \(escape(row.unit.contains("/s") ? "(higher is better)" : ""))</text>\n"
+    }
+    svg += "</svg>\n"
+    return svg
+}

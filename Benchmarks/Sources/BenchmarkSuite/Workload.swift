@@ -1,0 +1,94 @@
+/// One thing measured, by several implementations that run alternately (A B C A B C …).
+struct Workload {
+    /// What the table and the JSON call it ("TCP echo, 64 B, 100 connections").
+    let name: String
+    let unit: String
+    /// Whether a smaller figure is better (times, bytes) or a larger one (throughput).
+    let lowerIsBetter: Bool
+    let implementations: [Implementation]
+    /// Which implementation each Greenloop implementation is compared with, and the target.
+    let comparisons: [Comparison]
+}
+
+/// A program (or an in-process call) that yields one sample per run.
+struct Implementation {
+    let name: String
+    /// One sample; may return several named figures from the same run (the echo load generator
+    /// reports throughput and CPU), keyed by workload name.
+    let run: () throws -> [String: Double]
+}
+
+/// "`implementation` against `baseline`: target".
+struct Comparison {
+    let implementation: String
+    let baseline: String
+    let target: Target?
+}
+
+/// What a Greenloop figure must reach, as a ratio to its baseline or an absolute bound.
+struct Target {
+    let text: String
+    let holds: (_ ratio: Double, _ value: Double) -> Bool
+
+    /// value / baseline at most `factor` (costs).
+    static func atMost(_ factor: Double, of what: String) -> Target {
+        Target(text: "≤ \(factor)× \(what)") { ratio, _ in ratio <= factor }
+    }
+
+    /// value / baseline at least `factor` (throughput).
+    static func atLeast(_ factor: Double, of what: String) -> Target {
+        Target(text: "≥ \(factor)× \(what)") { ratio, _ in ratio >= factor }
+    }
+
+    /// baseline / value at least `factor` (a cost `factor` times smaller).
+    static func fasterBy(_ factor: Double, than what: String, andAtMost bound: Double? = nil, _ unit: String = "")
+        -> Target
+    {
+        let absolute = bound.map { " and ≤ \(format($0)) \(unit)" } ?? ""
+        return Target(text: "≥ \(Int(factor))× faster than \(what)\(absolute)") { ratio, value in
+            1 / ratio >= factor && (bound.map { value <= $0 } ?? true)
+        }
+    }
+
+    /// An absolute bound on the value; the baseline is shown for scale only.
+    static func valueAtMost(_ bound: Double, _ unit: String) -> Target {
+        Target(text: "≤ \(format(bound)) \(unit)") { _, value in value <= bound }
+    }
+}
+
+/// Samples per (workload, implementation).
+struct Samples {
+    var values: [String: [String: [Double]]] = [:]
+
+    mutating func add(_ workload: String, _ implementation: String, _ value: Double) {
+        values[workload, default: [:]][implementation, default: []].append(value)
+    }
+
+    func of(_ workload: String, _ implementation: String) -> [Double] {
+        values[workload]?[implementation] ?? []
+    }
+}
+
+/// Runs every implementation of `workload` `rounds` times, alternating, and records every figure
+/// it reports (a run may report figures of sibling workloads too).
+func measure(_ workload: Workload, rounds: Int, into samples: inout Samples, log: (String) -> Void) {
+    for round in 1...rounds {
+        for implementation in workload.implementations {
+            do {
+                let figures = try implementation.run()
+                for (name, value) in figures { samples.add(name, implementation.name, value) }
+                let shown = figures[workload.name].map { format($0) } ?? "?"
+                log("  [\(round)/\(rounds)] \(workload.name) · \(implementation.name): \(shown) \(workload.unit)")
+            } catch {
+                log("  [\(round)/\(rounds)] \(workload.name) · \(implementation.name): FAILED: \(error)")
+            }
+        }
+    }
+}
+
+/// Two significant decimals at most; whole numbers above 1,000.
+func format(_ value: Double) -> String {
+    if value >= 1000 { return String(Int(value.rounded())) }
+    if value >= 10 { return String((value * 10).rounded() / 10) }
+    return String((value * 100).rounded() / 100)
+}

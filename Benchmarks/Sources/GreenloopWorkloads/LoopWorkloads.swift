@@ -1,0 +1,84 @@
+import Greenloop
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `count` one-shot timers added at once, deadlines spread over 1 ms, run until all fired;
+/// nanoseconds per timer (the same pattern as the C baselines).
+func timersNanoseconds(count: Int) throws -> Double {
+    let loop = try makeLoop()
+    defer { try? loop.close() }
+    var left = count
+    var timers: [TimerWatcher] = []
+    timers.reserveCapacity(count)
+    let total = try nanoseconds {
+        try loop.updateNow()
+        for index in 0..<count {
+            let timer = try loop.makeTimer(after: .microseconds((index * 7919) % 1000)) { left -= 1 }
+            try timer.start()
+            timers.append(timer)
+        }
+        while left > 0 { try loop.run(.once) }
+    }
+    return total / Double(count)
+}
+
+/// libevent's test/bench.c: `pipes` socket pairs with a read watcher each, `active` of them
+/// written to, and each read writes to the next pair until `writes` writes were made. The time
+/// of a run includes re-adding every watcher (and, with `idleTimers`, an idle timer each);
+/// microseconds per run, median of `rounds`.
+func chainMicroseconds(pipes count: Int, active: Int, writes: Int, rounds: Int, idleTimers: Bool) throws -> Double {
+    let loop = try makeLoop()
+    defer { try? loop.close() }
+    var ends: [(read: CInt, write: CInt)] = []
+    for _ in 0..<count {
+        var pair: [CInt] = [0, 0]
+        guard socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue), 0, &pair) == 0 else {
+            throw LoopError.systemCallFailed("socketpair", .init(rawValue: errno))
+        }
+        ends.append((pair[0], pair[1]))
+    }
+    defer { for end in ends { close(end.read); close(end.write) } }
+    var writesLeft = 0, fired = 0, received = 0
+    var byte: UInt8 = 0
+    let readers = try ends.indices.map { index in
+        try loop.makeIOWatcher(FileDescriptor(rawValue: ends[index].read), .read) { _ in
+            received += recv(ends[index].read, &byte, 1, 0)
+            if writesLeft > 0 {
+                let next = index + 1 == count ? 0 : index + 1
+                _ = send(ends[next].write, "e", 1, CInt(MSG_NOSIGNAL))
+                writesLeft -= 1
+                fired += 1
+            }
+        }
+    }
+    let timers = try ends.indices.map { index in
+        try loop.makeTimer(after: .seconds(10) + .microseconds(index % 1000)) {}
+    }
+    var runs: [Double] = []
+    for _ in 0..<rounds {
+        runs.append(try nanoseconds {
+            for index in ends.indices {
+                try readers[index].stop()
+                try readers[index].start()
+                if idleTimers {
+                    try timers[index].stop()
+                    try timers[index].start()
+                }
+            }
+            try loop.run(.nonBlocking)
+            fired = 0
+            let space = count / active
+            for index in 0..<active {
+                _ = send(ends[(index * space) % count].write, "e", 1, CInt(MSG_NOSIGNAL))
+                fired += 1
+            }
+            received = 0
+            writesLeft = writes
+            repeat { try loop.run(.nonBlocking) } while received != fired
+        } / 1000)
+    }
+    return runs.sorted()[runs.count / 2]
+}
