@@ -45,6 +45,7 @@ public final class Greenlet {
     /// The smallest stack size accepted.
     public static let minimumStackSize = 16 * 1024
 
+    @usableFromInline
     enum State: UInt8 {
         case notStarted, running, suspended, dead
     }
@@ -54,12 +55,12 @@ public final class Greenlet {
     unowned let home: GreenletThread
     private let retainedHome: GreenletThread?
     /// `home`'s address, compared with the calling thread's without retaining anything.
-    private let homeAddress: UnsafeMutableRawPointer
+    @usableFromInline let homeAddress: UnsafeMutableRawPointer
     /// What a switch reads and writes, behind a pointer so that the switch path pays no dynamic
     /// exclusivity check (measured: a third of a switch's cost as class properties).
-    let hot: UnsafeMutablePointer<GreenletHotState>
+    @usableFromInline let hot: UnsafeMutablePointer<GreenletHotState>
     /// What the sanitizers know of its stack; a stable address for the C switch.
-    let fiber: UnsafeMutablePointer<greenloop_fiber_t>
+    @usableFromInline let fiber: UnsafeMutablePointer<greenloop_fiber_t>
     private var stack: GreenletStack?
     /// The stack size asked for.
     public let stackSize: Int
@@ -180,6 +181,7 @@ public final class Greenlet {
     /// switches back to it.
     ///
     /// Cost: see the benchmarks (`make bench`); no allocation, no system call, no lock.
+    /// ``switchInto()``, which passes nothing, is the fastest switch.
     ///
     /// - Returns: the value passed by whichever greenlet switches back (or the value of a child
     ///   greenlet that ended).
@@ -187,9 +189,58 @@ public final class Greenlet {
     ///   ``throwInto(_:)``, or by a child greenlet whose body threw);
     ///   ``GreenletError/wrongThread(operation:greenletThread:callingThread:)``.
     @discardableResult
-    public func switchInto(_ value: Any? = nil) throws -> Any? {
+    public func switchInto(_ value: Any?) throws -> Any? {
+        try switchIntoGenerally(value)
+    }
+
+    /// Switches to this greenlet, passing nothing (it receives `nil`), and suspends the current
+    /// one until something switches back to it: ``switchInto(_:)`` without a value.
+    ///
+    /// Cost: to a suspended greenlet of the calling thread, inlined into the caller: a
+    /// thread-local load, a retain, boost.context's `jump_fcontext` and a release on the other
+    /// side; no existential is touched (see `make bench` for the figure against C).
+    ///
+    /// - Returns: the value passed by whichever greenlet switches back.
+    /// - Throws: as ``switchInto(_:)``.
+    @inlinable
+    @discardableResult
+    public func switchInto() throws -> Any? {
+        // The common case: a suspended greenlet of the calling thread. Everything else (a first
+        // start, a dead target, another thread) takes the general path.
+        if let thread = greenloop_thread_state_get(), thread == homeAddress, hot.pointee.state == .suspended {
+            let resumedHot = Greenlet.switchToSuspended(self, thread: thread)
+            // Usually nothing came back: return the literal, so that a caller who discards the
+            // result destroys no existential.
+            if resumedHot.pointee.messageKind == .none { return nil }
+            return try resumedHot.pointee.takeCarriedMessage()
+        }
+        return try switchIntoGenerally(nil)
+    }
+
+    @usableFromInline
+    func switchIntoGenerally(_ value: Any?) throws -> Any? {
         let thread = try checkThread("switchInto(_:)")
         return try Greenlet.suspendCurrent(switchingTo: liveSelfOrAncestor, value, nil, on: thread)
+    }
+
+    /// The fast switch: `target` is suspended and belongs to the calling thread (whose state is
+    /// `thread`), and nothing is handed over. No existential, one retain here and one release on
+    /// the resumed side. Returns the resumed greenlet's switch state, where a message may wait.
+    @inlinable @inline(__always)
+    static func switchToSuspended(_ target: Greenlet, thread: UnsafeMutableRawPointer)
+        -> UnsafeMutablePointer<GreenletHotState>
+    {
+        let suspending = Unmanaged<GreenletThread>.fromOpaque(thread)._withUnsafeGuaranteedRef {
+            $0.exchangeCurrent(target)
+        }
+        let suspendingHot = suspending._withUnsafeGuaranteedRef { $0.hot }
+        let targetHot = target.hot
+        suspendingHot.pointee.state = .suspended
+        targetHot.pointee.state = .running
+        let transfer = greenloop_fiber_jump(
+            targetHot.pointee.context.unsafelyUnwrapped, suspending.toOpaque(), target.fiber, 0)
+        Greenlet.resumed(by: transfer)
+        return suspendingHot
     }
 
     /// Raises `error` inside this greenlet, where it is suspended, and suspends the current one.
@@ -232,25 +283,24 @@ public final class Greenlet {
     ///
     /// The suspended greenlet is referred to only unretained in this frame, which stays on its
     /// stack while it is suspended: a strong reference here would keep a dropped greenlet alive.
+    /// Its reference as the running greenlet travels with the jump (see `GreenletThread.running`).
     @inline(__always)
     static func suspendCurrent(
         switchingTo target: Greenlet, _ value: Any?, _ error: (any Error)?, on thread: GreenletThread
     ) throws -> Any? {
-        let suspending = Unmanaged.passUnretained(thread.current)
-        if target === suspending.takeUnretainedValue() {
+        if target === thread.current {
             if let error { throw error }
             return value
         }
         if target.state == .notStarted { try target.prepareToStart() }
-        let suspendingHot = suspending.takeUnretainedValue().hot
-        suspendingHot.pointee.state = .suspended
         target.hand(value, error)
+        let suspending = thread.exchangeCurrent(target)
+        let suspendingHot = suspending._withUnsafeGuaranteedRef { $0.hot }
+        suspendingHot.pointee.state = .suspended
         let targetHot = target.hot
         targetHot.pointee.state = .running
         let destination = targetHot.pointee.context.unsafelyUnwrapped
-        targetHot.pointee.context = nil
         let fiber = target.fiber
-        thread.current = target
         let transfer = greenloop_fiber_jump(destination, suspending.toOpaque(), fiber, 0)
         Greenlet.resumed(by: transfer)
         // Resumed: the greenlet is current again, so alive.
@@ -269,21 +319,21 @@ public final class Greenlet {
         }
     }
 
-    /// Runs first on every resumed stack: keeps the context of the greenlet that jumped here, or
-    /// frees its stack if it ended.
-    @inline(__always)
+    /// Runs first on every resumed stack: keeps the context of the greenlet that jumped here (or
+    /// frees its stack if it ended), then releases the reference it held as the running greenlet,
+    /// which came along with the jump. Released only here, once it is off its stack: if that was
+    /// its last reference, a suspended greenlet unwinds (see `deinit`) and a dead one goes away.
+    @usableFromInline
     static func resumed(by transfer: greenloop_transfer_t) {
         let opaque = transfer.data.unsafelyUnwrapped
         let jumper = Unmanaged<Greenlet>.fromOpaque(opaque)
         let jumperHot = jumper._withUnsafeGuaranteedRef { $0.hot }
         if jumperHot.pointee.state == .dead {
-            // Its final jump passed it retained (see `greenletMain`), so that it outlived its own
-            // stack until here.
             jumper._withUnsafeGuaranteedRef { $0.releaseStack() }
-            jumper.release()
         } else {
             jumperHot.pointee.context = transfer.fctx
         }
+        jumper.release()
     }
 
     private func prepareToStart() throws(GreenletError) {
@@ -340,24 +390,32 @@ extension Greenlet: CustomStringConvertible {
 }
 
 /// The part of a greenlet a switch touches.
+@usableFromInline
 struct GreenletHotState {
+    @usableFromInline
     enum MessageKind: UInt8 {
         /// Nothing, which reads as a `nil` value: the common case, which copies no existential.
         case none, value, error
     }
 
-    var state: Greenlet.State
-    /// Where to jump to resume the greenlet; set while it is suspended.
-    var context: greenloop_fcontext_t?
-    var messageKind = MessageKind.none
-    var messageValue: Any?
-    var messageError: (any Error)?
+    @usableFromInline var state: Greenlet.State
+    /// Where to jump to resume the greenlet; valid while it is suspended.
+    @usableFromInline var context: greenloop_fcontext_t?
+    @usableFromInline var messageKind = MessageKind.none
+    @usableFromInline var messageValue: Any?
+    @usableFromInline var messageError: (any Error)?
 
     init(state: Greenlet.State) { self.state = state }
 
     /// Returns or throws what the last switch into the greenlet carried, and clears it.
-    @inline(__always)
+    @inlinable @inline(__always)
     mutating func takeMessage() throws -> Any? {
+        if messageKind == .none { return nil }
+        return try takeCarriedMessage()
+    }
+
+    @usableFromInline
+    mutating func takeCarriedMessage() throws -> Any? {
         switch messageKind {
         case .none:
             return nil
@@ -405,10 +463,10 @@ private func greenletMain(_ transfer: greenloop_transfer_t) -> FinalJump {
     receiver.hand(value, error)
     receiver.state = .running
     let destination = receiver.hot.pointee.context!
-    receiver.hot.pointee.context = nil
-    thread.current = receiver
-    // Retained: `me` must outlive its own stack until the receiver has freed it.
-    return FinalJump(context: destination, data: Unmanaged.passRetained(me).toOpaque(), fiber: receiver.fiber)
+    // The thread's reference to `me` goes with the jump: `me` outlives its own stack until the
+    // receiver has freed it.
+    let retainedMe = thread.exchangeCurrent(receiver)
+    return FinalJump(context: destination, data: retainedMe.toOpaque(), fiber: receiver.fiber)
 }
 
 @inline(never)

@@ -7,13 +7,18 @@ import Glibc
 /// One thread's greenlets: its main greenlet (the thread's own stack), the greenlet running now,
 /// and its stack pools. Made on first use; released when the thread exits and no greenlet of the
 /// thread is left.
+@usableFromInline
 final class GreenletThread {
     /// The thread's own stack, as a greenlet. Never dead.
     private(set) var main: Greenlet!
     /// The running greenlet, retained by hand: a running greenlet must stay alive even when its
     /// own code drops every other reference to it, because it runs on the stack it owns. Behind a
     /// pointer, so that the switch path pays no dynamic exclusivity check.
-    private let running: UnsafeMutablePointer<Unmanaged<Greenlet>?>
+    ///
+    /// A switch moves this reference: the greenlet switched to is retained here, and the one that
+    /// switched away hands its reference over with the jump (``Greenlet/exchangeCurrent``); the
+    /// greenlet that resumes releases it, once the other is off its stack (``Greenlet/resumed(by:)``).
+    @usableFromInline let running: UnsafeMutablePointer<Unmanaged<Greenlet>?>
     let threadID: CInt
     /// The thread's hub, made on first use.
     var hub: Hub?
@@ -24,7 +29,7 @@ final class GreenletThread {
         running = .allocate(capacity: 1)
         running.initialize(to: nil)
         main = Greenlet(mainOf: self)
-        current = main
+        running.pointee = Unmanaged.passRetained(main)
     }
 
     deinit {
@@ -35,16 +40,20 @@ final class GreenletThread {
     /// The greenlet running on this thread.
     var current: Greenlet {
         @inline(__always) get { running.pointee!.takeUnretainedValue() }
-        @inline(__always) set {
-            let previous = running.pointee
-            running.pointee = Unmanaged.passRetained(newValue)
-            previous?.release()
-        }
+    }
+
+    /// Makes `target` the running greenlet and returns the previous one with the reference this
+    /// thread held on it, which the caller now owns (and passes along with its jump).
+    @inlinable @inline(__always)
+    func exchangeCurrent(_ target: Greenlet) -> Unmanaged<Greenlet> {
+        let previous = running.pointee.unsafelyUnwrapped
+        running.pointee = Unmanaged.passRetained(target)
+        return previous
     }
 
     /// This object's address, which greenlets compare with the calling thread's to check where
     /// they are used without retaining anything.
-    var address: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+    @usableFromInline var address: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
 
     /// The calling thread's state, made on first use. Cost: a thread-local load.
     @inline(__always)

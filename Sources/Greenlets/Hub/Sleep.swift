@@ -2,9 +2,12 @@ import GreenloopCore
 
 /// Suspends the current greenlet for `duration`; other greenlets and the loop run meanwhile.
 ///
-/// `sleep(.zero)` yields: every other greenlet that is ready runs first, in order, **and** the loop
-/// polls for I/O once without blocking before this greenlet goes on (gevent's `sleep(0)` skips the
-/// poll). A greenlet that loops on `sleep(.zero)` therefore never starves I/O.
+/// `sleep(.zero)` yields: every other greenlet that is ready runs first, in order, and then this
+/// one goes on. It never starves I/O: the loop polls without blocking at least every
+/// ``Hub/yieldPollInterval`` (50 µs by default) while greenlets only yield, and before any greenlet
+/// that yielded after that interval resumes. (gevent runs yielding greenlets for up to its switch
+/// interval, 5 ms, before it polls.) Within the interval a yield costs two switches, not a
+/// system call; with `yieldPollInterval = .zero` every yield waits for a poll.
 ///
 /// - Throws: what is thrown into the greenlet while it sleeps (``Timeout``, ``GreenletExit``),
 ///   ``HubError/blockingInHub`` from a loop callback, and what ``Hub/current()`` throws.
@@ -12,8 +15,7 @@ public func sleep(_ duration: Duration) throws {
     let hub = try Hub.current()
     let waiter = Waiter(hub: hub)
     if duration <= .zero {
-        // Queued callbacks run at the start of the next iteration, after a non-blocking poll.
-        hub.schedule { waiter.wake() }
+        hub.scheduleWake(waiter)
         _ = try waiter.wait()
         return
     }

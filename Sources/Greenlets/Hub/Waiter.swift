@@ -3,7 +3,7 @@
 ///
 /// The waiting greenlet calls ``wait()``, which switches to the hub. A callback running in the hub
 /// calls ``wake(_:)`` or ``fail(_:)``, which switch straight back to it; code running in another
-/// greenlet calls ``wakeSoon(_:)``, which does the same from the hub at the next iteration. A wake
+/// greenlet calls ``wakeSoon()``, which does the same from the hub at the next iteration. A wake
 /// that comes before the wait is kept and returned by it at once.
 final class Waiter {
     unowned let hub: Hub
@@ -18,6 +18,7 @@ final class Waiter {
         if let early {
             self.early = nil
             switch early {
+            case .nothing: return nil
             case .value(let value): return value
             case .error(let error): throw error
             }
@@ -27,8 +28,14 @@ final class Waiter {
         return try hub.switchToHub()
     }
 
+    /// From the hub: resumes the waiting greenlet, whose ``wait()`` returns `nil` (or keeps the
+    /// wake-up for it). The fast path: no value to carry.
+    func wake() {
+        resume(.nothing)
+    }
+
     /// From the hub: resumes the waiting greenlet with `value` (or keeps it for ``wait()``).
-    func wake(_ value: Any? = nil) {
+    func wake(_ value: Any?) {
         resume(.value(value))
     }
 
@@ -38,8 +45,8 @@ final class Waiter {
     }
 
     /// From any greenlet: wakes the waiter from the hub at the next iteration.
-    func wakeSoon(_ value: Any? = nil) {
-        hub.schedule { [self] in wake(value) }
+    func wakeSoon() {
+        hub.scheduleWake(self)
     }
 
     private func resume(_ message: Wake) {
@@ -50,6 +57,7 @@ final class Waiter {
         waiting = nil
         do {
             switch message {
+            case .nothing: try greenlet.switchInto()
             case .value(let value): try greenlet.switchInto(value)
             case .error(let error): try greenlet.throwInto(error)
             }
@@ -61,6 +69,7 @@ final class Waiter {
 
 /// A wake-up that came before the wait.
 private enum Wake {
+    case nothing
     case value(Any?)
     case error(any Error)
 }
