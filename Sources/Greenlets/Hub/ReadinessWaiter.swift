@@ -1,47 +1,63 @@
 import GreenloopCore
 
 /// A greenlet's wait for one descriptor's readiness, with its io watcher and timeout timer made
-/// once: a socket keeps one per direction, so that each wait costs a watcher start and stop, not a
-/// new watcher, C struct and descriptor check. ``waitReadable(_:timeout:)`` uses a fresh one.
+/// once: a socket keeps one per direction, so that each wait costs no new watcher, C struct or
+/// descriptor check. ``waitReadable(_:timeout:)`` uses a fresh one.
+///
+/// **The watcher stays started between waits** that ended in readiness (unreferenced, so that it
+/// keeps no loop running): a greenlet that has read what was ready usually waits again at once,
+/// and a stop and start per wait would cost libevent two `epoll_ctl` calls. If the descriptor
+/// becomes ready while nobody waits, the callback stops the watcher then (once). A wait that ends
+/// any other way (timeout, kill, error) stops it at once, and ``close()`` stops it for good.
 final class ReadinessWaiter {
-    /// The greenlet's current wait, shared with the two callbacks.
-    private final class Slot {
-        var waiter: Waiter?
-        func wake(_ ready: Bool) { waiter?.wake(ready) }
-    }
-
-    private let slot = Slot()
-    private let watcher: IOWatcher
+    private var watcher: IOWatcher!
     private var timer: TimerWatcher?
     private unowned let hub: Hub
+    /// The greenlet's current wait; `nil` between waits.
+    private var waiter: Waiter?
+    private var timedOut = false
 
     init(fd: CInt, _ events: IOEvents) throws {
         let hub = try Hub.current()
         self.hub = hub
-        let slot = self.slot
-        watcher = try hub.loop.makeIOWatcher(.init(rawValue: fd), events) { _ in slot.wake(true) }
+        watcher = try hub.loop.makeIOWatcher(.init(rawValue: fd), events) { [unowned self] _ in self.ready() }
     }
 
     /// Waits until ready, at most `timeout`; false when the timeout passed first.
     func wait(timeout: Duration?) throws -> Bool {
         let waiter = Waiter(hub: hub)
-        slot.waiter = waiter
-        try watcher.start()
+        self.waiter = waiter
+        timedOut = false
+        if watcher.isActive { try watcher.setRef(true) } else { try watcher.start() }
+        var stayStarted = false
         defer {
-            try? watcher.stop()
-            try? timer?.stop()
-            slot.waiter = nil
+            if stayStarted { try? watcher.setRef(false) } else { try? watcher.stop() }
+            if timeout != nil { try? timer?.stop() }
+            self.waiter = nil
         }
         if let timeout {
             if let timer {
                 try timer.set(after: timeout, repeat: .zero)
             } else {
-                let slot = self.slot
-                timer = try hub.loop.makeTimer(after: timeout) { slot.wake(false) }
+                timer = try hub.loop.makeTimer(after: timeout) { [unowned self] in
+                    self.timedOut = true
+                    self.waiter?.wake()
+                }
             }
             try timer?.start()
         }
-        return try waiter.wait() as? Bool ?? false
+        // Woken without a value either way: the fast switch.
+        _ = try waiter.wait()
+        stayStarted = !timedOut
+        return !timedOut
+    }
+
+    private func ready() {
+        if let waiter {
+            waiter.wake()
+        } else {
+            try? watcher.stop()
+        }
     }
 
     /// Stops and frees the watchers; call before the descriptor is closed.
