@@ -217,6 +217,18 @@ public final class Greenlet {
         return try switchIntoGenerally(nil)
     }
 
+    /// ``switchInto()`` for the hub, which never wants the value: nothing existential on the
+    /// fast path.
+    @inline(__always)
+    func resumeDiscardingValue() throws {
+        if let thread = greenloop_thread_state_get(), thread == homeAddress, hot.pointee.state == .suspended {
+            let resumedHot = Greenlet.switchToSuspended(self, thread: thread)
+            if resumedHot.pointee.messageKind != .none { _ = try resumedHot.pointee.takeCarriedMessage() }
+            return
+        }
+        _ = try switchIntoGenerally(nil)
+    }
+
     @usableFromInline
     func switchIntoGenerally(_ value: Any?) throws -> Any? {
         let thread = try checkThread("switchInto(_:)")

@@ -16,8 +16,9 @@ final class HandOffQueue<Payload> {
         /// What the waiter brings (a putter's item), if anything.
         let payload: Payload
         /// What it was handed; `nil` until then.
-        var handed: Any??
-        var isQueued = true
+        // Unchecked exclusivity: see Waiter.
+        @exclusivity(unchecked) var handed: Any??
+        @exclusivity(unchecked) var isQueued = true
 
         init(waiter: Waiter, payload: Payload) {
             self.waiter = waiter
@@ -25,7 +26,7 @@ final class HandOffQueue<Payload> {
         }
     }
 
-    private var entries = Deque<Entry>()
+    @exclusivity(unchecked) private var entries = Deque<Entry>()
 
     /// Whether nobody waits.
     var isEmpty: Bool { entries.isEmpty }
@@ -43,7 +44,7 @@ final class HandOffQueue<Payload> {
         entries.append(entry)
         defer { if entry.isQueued { remove(entry) } }
         do {
-            _ = try completes(within: timeout) { _ = try entry.waiter.wait() }
+            _ = try completes(within: timeout) { try entry.waiter.wait() }
             return entry.handed
         } catch {
             if let handed = entry.handed { giveBack(handed) }

@@ -55,6 +55,7 @@ public final class Hub {
         self.greenlet = try Greenlet(parent: Greenlet.main) { [unowned self] _ in
             try self.runLoop()
         }
+        self.ready = ReadyQueue(hub: self)
     }
 
     /// The calling thread's hub, made on first use with `makeLoop()` (which reads
@@ -130,9 +131,9 @@ public final class Hub {
     /// - Throws: ``HubError/blockingInHub`` when called from the hub itself (a callback must not
     ///   block), and whatever is thrown into the waiting greenlet (``Timeout``, ``GreenletExit``,
     ///   ``LoopExit``).
-    func switchToHub() throws -> Any? {
+    func switchToHub() throws {
         guard Greenlet.current !== greenlet else { throw HubError.blockingInHub }
-        return try greenlet.switchInto()
+        try greenlet.resumeDiscardingValue()
     }
 
     /// How long greenlets that only yield (`sleep(.zero)`) may run before the loop polls I/O
@@ -146,9 +147,24 @@ public final class Hub {
             yieldPollIntervalNanoseconds = UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
         }
     }
-    private(set) var yieldPollIntervalNanoseconds: UInt64 = 50_000
+    // Unchecked exclusivity: see Waiter.
+    @exclusivity(unchecked) private(set) var yieldPollIntervalNanoseconds: UInt64 = 50_000
 
-    private lazy var ready = ReadyQueue(hub: self)
+    @exclusivity(unchecked) private var ready: ReadyQueue!
+    /// Waiters whose wait ended with a wake-up, kept for reuse: a wait that ends that way leaves
+    /// its waiter in no queue and with nothing pending. (One that ended in an error may still be
+    /// queued somewhere, and is never reused.)
+    @exclusivity(unchecked) private var spareWaiters: [Waiter] = []
+
+    /// A waiter for one wait, reused when possible.
+    func takeWaiter() -> Waiter {
+        spareWaiters.popLast() ?? Waiter(hub: self)
+    }
+
+    /// Gives back a waiter whose ``Waiter/wait()`` returned normally.
+    func recycle(_ waiter: Waiter) {
+        if spareWaiters.count < 64 { spareWaiters.append(waiter) }
+    }
 
     /// Runs `body` in the hub, in order with the other ready greenlets and callbacks (see
     /// ``ReadyQueue``), at the latest at the start of the next loop iteration.

@@ -14,8 +14,9 @@ final class ReadinessWaiter {
     private var timer: TimerWatcher?
     private unowned let hub: Hub
     /// The greenlet's current wait; `nil` between waits.
-    private var waiter: Waiter?
-    private var timedOut = false
+    // Unchecked exclusivity: see Waiter.
+    @exclusivity(unchecked) private var waiter: Waiter?
+    @exclusivity(unchecked) private var timedOut = false
 
     init(fd: CInt, _ events: IOEvents) throws {
         let hub = try Hub.current()
@@ -25,7 +26,7 @@ final class ReadinessWaiter {
 
     /// Waits until ready, at most `timeout`; false when the timeout passed first.
     func wait(timeout: Duration?) throws -> Bool {
-        let waiter = Waiter(hub: hub)
+        let waiter = hub.takeWaiter()
         self.waiter = waiter
         timedOut = false
         if watcher.isActive { try watcher.setRef(true) } else { try watcher.start() }
@@ -47,7 +48,8 @@ final class ReadinessWaiter {
             try timer?.start()
         }
         // Woken without a value either way: the fast switch.
-        _ = try waiter.wait()
+        try waiter.wait()
+        hub.recycle(waiter)
         stayStarted = !timedOut
         return !timedOut
     }

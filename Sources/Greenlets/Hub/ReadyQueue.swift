@@ -15,9 +15,11 @@ final class ReadyQueue {
         case call(() throws -> Void)
     }
 
-    private var entries = Deque<Entry>()
-    private var isDrainScheduled = false
-    private unowned let hub: Hub
+    // Unchecked exclusivity: see Waiter.
+    @exclusivity(unchecked) private var entries = Deque<Entry>()
+    @exclusivity(unchecked) private var isDrainScheduled = false
+    // Unowned(unsafe): the hub owns this queue.
+    private unowned(unsafe) let hub: Hub
 
     init(hub: Hub) { self.hub = hub }
 

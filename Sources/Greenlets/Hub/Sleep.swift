@@ -13,14 +13,16 @@ import GreenloopCore
 ///   ``HubError/blockingInHub`` from a loop callback, and what ``Hub/current()`` throws.
 public func sleep(_ duration: Duration) throws {
     let hub = try Hub.current()
-    let waiter = Waiter(hub: hub)
+    let waiter = hub.takeWaiter()
     if duration <= .zero {
         hub.scheduleWake(waiter)
-        _ = try waiter.wait()
+        try waiter.wait()
+        hub.recycle(waiter)
         return
     }
     let timer = try hub.loop.makeTimer(after: duration) { waiter.wake() }
     try timer.start()
     defer { try? timer.stop() }
-    _ = try waiter.wait()
+    try waiter.wait()
+    hub.recycle(waiter)
 }

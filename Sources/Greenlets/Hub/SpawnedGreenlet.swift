@@ -58,7 +58,7 @@ public final class SpawnedGreenlet<Value> {
         let waiter = Waiter(hub: hub)
         joiners.append(waiter)
         defer { joiners.removeAll { $0 === waiter } }
-        guard try completes(within: timeout, { _ = try waiter.wait() }) else { return false }
+        guard try completes(within: timeout, { try waiter.wait() }) else { return false }
         return result != nil
     }
 

@@ -2,74 +2,77 @@
 /// (gevent's `Waiter`).
 ///
 /// The waiting greenlet calls ``wait()``, which switches to the hub. A callback running in the hub
-/// calls ``wake(_:)`` or ``fail(_:)``, which switch straight back to it; code running in another
+/// calls ``wake()`` or ``fail(_:)``, which switch straight back to it; code running in another
 /// greenlet calls ``wakeSoon()``, which does the same from the hub at the next iteration. A wake
-/// that comes before the wait is kept and returned by it at once.
+/// that comes before the wait is kept and ends it at once.
+///
+/// A wake-up carries no value (what was waited for is where the waiter's owner put it), so that
+/// it costs a switch and nothing else: no existential is made or destroyed.
 final class Waiter {
-    unowned let hub: Hub
+    /// Unowned(unsafe): a hub outlives every wait on it (``Hub/destroy(timeout:)`` ends them
+    /// first), and the checked kind cost a reference-count operation per wake-up.
+    unowned(unsafe) let hub: Hub
     /// The greenlet in ``wait()``; set only while it waits.
-    private var waiting: Greenlet?
-    private var early: Wake?
+    // Unchecked exclusivity (here and in the other hub classes): one thread, and no access stays
+    // open across a switch; the dynamic checks were a fifth of a `sleep(.zero)`.
+    @exclusivity(unchecked) private var waiting: Greenlet?
+    @exclusivity(unchecked) private var early: Early = .none
+
+    /// A wake-up that came before the wait.
+    private enum Early {
+        case none, woken
+        case failed(any Error)
+    }
 
     init(hub: Hub) { self.hub = hub }
 
-    /// Suspends the current greenlet until woken; returns the value or throws the error.
-    func wait() throws -> Any? {
-        if let early {
-            self.early = nil
-            switch early {
-            case .nothing: return nil
-            case .value(let value): return value
-            case .error(let error): throw error
-            }
+    /// Suspends the current greenlet until woken, or throws the error it was failed with.
+    func wait() throws {
+        switch early {
+        case .none:
+            break
+        case .woken:
+            early = .none
+            return
+        case .failed(let error):
+            early = .none
+            throw error
         }
         waiting = Greenlet.current
         defer { waiting = nil }
-        return try hub.switchToHub()
+        try hub.switchToHub()
     }
 
-    /// From the hub: resumes the waiting greenlet, whose ``wait()`` returns `nil` (or keeps the
-    /// wake-up for it). The fast path: no value to carry.
+    /// From the hub: resumes the waiting greenlet (or keeps the wake-up for ``wait()``).
     func wake() {
-        resume(.nothing)
-    }
-
-    /// From the hub: resumes the waiting greenlet with `value` (or keeps it for ``wait()``).
-    func wake(_ value: Any?) {
-        resume(.value(value))
+        guard let greenlet = waiting else {
+            early = .woken
+            return
+        }
+        waiting = nil
+        do {
+            try greenlet.resumeDiscardingValue()
+        } catch {
+            hub.errorHandler(error, "waiter")
+        }
     }
 
     /// From the hub: resumes the waiting greenlet by throwing `error` in it.
     func fail(_ error: any Error) {
-        resume(.error(error))
+        guard let greenlet = waiting else {
+            early = .failed(error)
+            return
+        }
+        waiting = nil
+        do {
+            try greenlet.throwInto(error)
+        } catch {
+            hub.errorHandler(error, "waiter")
+        }
     }
 
     /// From any greenlet: wakes the waiter from the hub at the next iteration.
     func wakeSoon() {
         hub.scheduleWake(self)
     }
-
-    private func resume(_ message: Wake) {
-        guard let greenlet = waiting else {
-            early = message
-            return
-        }
-        waiting = nil
-        do {
-            switch message {
-            case .nothing: try greenlet.switchInto()
-            case .value(let value): try greenlet.switchInto(value)
-            case .error(let error): try greenlet.throwInto(error)
-            }
-        } catch {
-            hub.errorHandler(error, "waiter")
-        }
-    }
-}
-
-/// A wake-up that came before the wait.
-private enum Wake {
-    case nothing
-    case value(Any?)
-    case error(any Error)
 }

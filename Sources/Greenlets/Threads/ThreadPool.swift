@@ -68,7 +68,7 @@ public final class ThreadPool {
             waiters[id] = nil
             if waiters.isEmpty { try? completions.setRef(false) }
         }
-        _ = try waiter.wait()
+        try waiter.wait()
         switch job.outcome! {
         case .success(let value): return value as! T
         case .failure(let error): throw error
