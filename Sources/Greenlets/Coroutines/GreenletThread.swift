@@ -42,6 +42,11 @@ final class GreenletThread {
         @inline(__always) get { running.pointee!.takeUnretainedValue() }
     }
 
+    /// The greenlet running on this thread, without a reference count operation.
+    var currentUnretained: Unmanaged<Greenlet> {
+        @inline(__always) get { running.pointee.unsafelyUnwrapped }
+    }
+
     /// Makes `target` the running greenlet and returns the previous one with the reference this
     /// thread held on it, which the caller now owns (and passes along with its jump).
     @inlinable @inline(__always)

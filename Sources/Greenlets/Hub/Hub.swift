@@ -132,8 +132,11 @@ public final class Hub {
     ///   block), and whatever is thrown into the waiting greenlet (``Timeout``, ``GreenletExit``,
     ///   ``LoopExit``).
     func switchToHub() throws {
-        guard Greenlet.current !== greenlet else { throw HubError.blockingInHub }
-        try greenlet.resumeDiscardingValue()
+        let hubGreenlet = greenlet.unsafelyUnwrapped
+        guard GreenletThread.forCallingThread.currentUnretained.toOpaque()
+            != Unmanaged.passUnretained(hubGreenlet).toOpaque()
+        else { throw HubError.blockingInHub }
+        try hubGreenlet.resumeDiscardingValue()
     }
 
     /// How long greenlets that only yield (`sleep(.zero)`) may run before the loop polls I/O

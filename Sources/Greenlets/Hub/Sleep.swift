@@ -14,7 +14,9 @@ import GreenloopCore
 public func sleep(_ duration: Duration) throws {
     let hub = try Hub.current()
     let waiter = hub.takeWaiter()
-    if duration <= .zero {
+    // Compared by components: `Duration.zero` and `<=` are calls into the standard library.
+    let (seconds, attoseconds) = duration.components
+    if seconds < 0 || (seconds == 0 && attoseconds <= 0) {
         hub.scheduleWake(waiter)
         try waiter.wait()
         hub.recycle(waiter)

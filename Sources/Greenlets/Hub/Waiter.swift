@@ -12,7 +12,8 @@ final class Waiter {
     /// Unowned(unsafe): a hub outlives every wait on it (``Hub/destroy(timeout:)`` ends them
     /// first), and the checked kind cost a reference-count operation per wake-up.
     unowned(unsafe) let hub: Hub
-    /// The greenlet in ``wait()``; set only while it waits.
+    /// The greenlet in ``wait()``; set only while it waits. A strong reference, as in gevent: a
+    /// greenlet that waits stays alive as long as what it waits for can wake it.
     // Unchecked exclusivity (here and in the other hub classes): one thread, and no access stays
     // open across a switch; the dynamic checks were a fifth of a `sleep(.zero)`.
     @exclusivity(unchecked) private var waiting: Greenlet?
@@ -38,7 +39,7 @@ final class Waiter {
             early = .none
             throw error
         }
-        waiting = Greenlet.current
+        waiting = GreenletThread.forCallingThread.current
         defer { waiting = nil }
         try hub.switchToHub()
     }
