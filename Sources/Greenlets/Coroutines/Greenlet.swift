@@ -117,19 +117,23 @@ public final class Greenlet {
             _ = try? throwInto(GreenletExit())
         }
         releaseStack()
-        hot.deinitialize(count: 1)
-        hot.deallocate()
         fiber.deinitialize(count: 1)
-        fiber.deallocate()
+        hot.deinitialize(count: 1)
+        UnsafeMutableRawPointer(hot).deallocate()
     }
 
-    /// The switch state and the sanitizer record, at stable addresses; freed in deinit.
+    /// The switch state and the sanitizer record, at stable addresses, in one allocation (the
+    /// fiber record right after the switch state); freed in deinit through `hot`.
     private static func allocateState(_ state: State)
         -> (UnsafeMutablePointer<GreenletHotState>, UnsafeMutablePointer<greenloop_fiber_t>)
     {
-        let hot = UnsafeMutablePointer<GreenletHotState>.allocate(capacity: 1)
+        let fiberOffset = MemoryLayout<GreenletHotState>.stride.roundedUp(toMultipleOf: MemoryLayout<greenloop_fiber_t>.alignment)
+        let raw = UnsafeMutableRawPointer.allocate(
+            byteCount: fiberOffset + MemoryLayout<greenloop_fiber_t>.size,
+            alignment: max(MemoryLayout<GreenletHotState>.alignment, MemoryLayout<greenloop_fiber_t>.alignment))
+        let hot = raw.bindMemory(to: GreenletHotState.self, capacity: 1)
         hot.initialize(to: GreenletHotState(state: state))
-        let fiber = UnsafeMutablePointer<greenloop_fiber_t>.allocate(capacity: 1)
+        let fiber = (raw + fiberOffset).bindMemory(to: greenloop_fiber_t.self, capacity: 1)
         fiber.initialize(to: greenloop_fiber_t())
         return (hot, fiber)
     }
@@ -494,5 +498,12 @@ private func runBody(_ start: (body: ((Any?) throws -> Any?)?, first: Result<Any
         do { return .success(try body(first)) } catch { return .failure(error) }
     case .failure(let error):
         return .failure(error)
+    }
+}
+
+extension Int {
+    /// The smallest multiple of `alignment` (a power of two) at or above this value.
+    fileprivate func roundedUp(toMultipleOf alignment: Int) -> Int {
+        (self + alignment - 1) & ~(alignment - 1)
     }
 }

@@ -171,6 +171,7 @@ public final class Hub {
 
     /// Runs `body` in the hub, in order with the other ready greenlets and callbacks (see
     /// ``ReadyQueue``), at the latest at the start of the next loop iteration.
+    @usableFromInline
     func schedule(_ body: @escaping () throws -> Void) {
         ready.append(.call(body))
     }

@@ -16,6 +16,7 @@ public final class SpawnedGreenlet<Value> {
     /// See ``Killable/liveIndex``.
     var liveIndex = -1
 
+    @usableFromInline
     init(hub: Hub, stackSize: Int, body: @escaping () throws -> Value) throws {
         self.hub = hub
         greenlet = try Greenlet(stackSize: stackSize, parent: hub.greenlet) { [unowned self] _ in
@@ -55,10 +56,11 @@ public final class SpawnedGreenlet<Value> {
     @discardableResult
     public func join(timeout: Duration? = nil) throws -> Bool {
         guard result == nil else { return true }
-        let waiter = Waiter(hub: hub)
+        let waiter = hub.takeWaiter()
         joiners.append(waiter)
         defer { joiners.removeAll { $0 === waiter } }
         guard try completes(within: timeout, { try waiter.wait() }) else { return false }
+        hub.recycle(waiter)
         return result != nil
     }
 
@@ -106,9 +108,12 @@ public final class SpawnedGreenlet<Value> {
 /// Starts `body` in a new greenlet at the hub's next iteration, and returns its handle.
 ///
 /// - Parameter stackSize: the greenlet's stack; by default the hub's ``Hub/defaultStackSize``.
+@inlinable
 public func spawn<Value>(stackSize: Int? = nil, _ body: @escaping () throws -> Value) throws
     -> SpawnedGreenlet<Value>
 {
+    // Inlinable so that the caller's specialisation finds SpawnedGreenlet<Value>'s metadata in a
+    // cache, instead of asking the runtime for it (an eighth of a spawn).
     let hub = try Hub.current()
     let spawned = try SpawnedGreenlet(hub: hub, stackSize: stackSize ?? hub.defaultStackSize, body: body)
     hub.schedule { [spawned] in
