@@ -1,7 +1,7 @@
 import Foundation
 
 /// One line of the table and of results/latest.json.
-struct Row: Encodable {
+struct Row: Codable {
     let workload: String
     let implementation: String
     let unit: String
@@ -14,6 +14,21 @@ struct Row: Encodable {
     let ratio: Double?
     let target: String?
     let target_met: Bool?
+}
+
+/// What results/latest.json holds.
+struct Document: Codable {
+    let date: String
+    let machine: String
+    let rows: [Row]
+}
+
+/// Draws results/latest.svg again from results/latest.json (after a change to the chart alone).
+func redrawChart(in directory: URL) throws {
+    let document = try JSONDecoder().decode(
+        Document.self, from: Data(contentsOf: directory.appendingPathComponent("latest.json")))
+    try chart(document.rows, date: document.date, machine: document.machine)
+        .write(to: directory.appendingPathComponent("latest.svg"), atomically: true, encoding: .utf8)
 }
 
 func makeRows(_ workloads: [Workload], _ samples: Samples) -> [Row] {
@@ -79,29 +94,26 @@ func machineDescription() -> String {
 func writeResults(_ rows: [Row], to directory: URL) throws {
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let date = ISO8601DateFormatter().string(from: Date())
-    struct Document: Encodable {
-        let date: String
-        let machine: String
-        let rows: [Row]
-    }
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     try encoder.encode(Document(date: date, machine: machineDescription(), rows: rows))
         .write(to: directory.appendingPathComponent("latest.json"))
-    try chart(rows, date: date).write(to: directory.appendingPathComponent("latest.svg"), atomically: true,
+    try chart(rows, date: date, machine: machineDescription()).write(to: directory.appendingPathComponent("latest.svg"), atomically: true,
                                       encoding: .utf8)
 }
 
-/// A bar per compared row: how many times the baseline's figure Greenloop's is, on a log scale
-/// (1× in the middle), green where the target holds, red where it does not, grey without one.
-func chart(_ rows: [Row], date: String) -> String {
+/// A bar per compared row: how many times better than its baseline Greenloop's figure is (the
+/// baseline's over Greenloop's for costs, Greenloop's over the baseline's for throughput), on a log
+/// scale with 1× in the middle: right of it Greenloop is ahead. Green where the target holds, red
+/// where it does not, grey without one.
+func chart(_ rows: [Row], date: String, machine: String) -> String {
     let compared = rows.filter { $0.ratio != nil }
-    let rowHeight = 18, top = 56, labelWidth = 520, plotWidth = 420
+    let rowHeight = 18, top = 70, labelWidth = 640, plotWidth = 420
     let height = top + compared.count * rowHeight + 40
-    let width = labelWidth + plotWidth + 120
+    let width = labelWidth + plotWidth + 260
     let lowest = log10(1.0 / 64), highest = log10(64.0)
-    func x(_ ratio: Double) -> Double {
-        let clamped = Swift.min(Swift.max(log10(ratio), lowest), highest)
+    func x(_ advantage: Double) -> Double {
+        let clamped = Swift.min(Swift.max(log10(advantage), lowest), highest)
         return Double(labelWidth) + (clamped - lowest) / (highest - lowest) * Double(plotWidth)
     }
     func escape(_ text: String) -> String {
@@ -110,8 +122,9 @@ func chart(_ rows: [Row], date: String) -> String {
     var svg = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" font-family="sans-serif" font-size="11">
         <rect width="100%" height="100%" fill="white"/>
-        <text x="10" y="18" font-size="14" font-weight="bold">Greenloop against its baselines (ratio of medians, log scale)</text>
-        <text x="10" y="36">\(escape(date)) · \(escape(machineDescription()))</text>
+        <text x="10" y="18" font-size="14" font-weight="bold">Greenloop against its baselines: how many times better (log scale; right of 1× Greenloop is ahead)</text>
+        <text x="10" y="36">\(escape(date)) · \(escape(machine)) · medians; green: target met, red: missed, grey: no target</text>
+        <text x="10" y="54">Costs (time, CPU, memory): the baseline's figure over Greenloop's. Throughput: Greenloop's over the baseline's.</text>
 
         """
     for ratio in [1.0 / 64, 1.0 / 8, 1, 8, 64] {
@@ -122,12 +135,13 @@ func chart(_ rows: [Row], date: String) -> String {
     }
     for (index, row) in compared.enumerated() {
         let y = top + index * rowHeight
-        let ratio = row.ratio!
+        let isThroughput = row.unit.hasSuffix("/s")
+        let advantage = isThroughput ? row.ratio! : 1 / row.ratio!
         let color = row.target_met.map { $0 ? "#2e9e44" : "#d0342c" } ?? "#999"
-        let (start, end) = (x(1), x(ratio))
+        let (start, end) = (x(1), x(advantage))
         svg += "<text x=\"\(labelWidth - 6)\" y=\"\(y + 12)\" text-anchor=\"end\">\(escape("\(row.workload) · \(row.implementation) vs \(row.baseline!)"))</text>\n"
         svg += "<rect x=\"\(Swift.min(start, end))\" y=\"\(y + 3)\" width=\"\(Swift.max(abs(end - start), 1))\" height=\"\(rowHeight - 6)\" fill=\"\(color)\"/>\n"
-        svg += "<text x=\"\(Double(labelWidth + plotWidth) + 6)\" y=\"\(y + 12)\">\(format(ratio))× \(escape(row.unit.contains("/s") ? "(higher is better)" : ""))</text>\n"
+        svg += "<text x=\"\(Double(labelWidth + plotWidth) + 8)\" y=\"\(y + 12)\">\(escape("\(format(row.median)) vs \(format(row.median / row.ratio!)) \(row.unit)"))</text>\n"
     }
     svg += "</svg>\n"
     return svg

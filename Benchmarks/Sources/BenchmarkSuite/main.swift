@@ -1,6 +1,6 @@
 // greenloop-bench: every workload beside its baselines, alternately, in one run.
 //
-// usage: greenloop-bench [--quick] [--only SUBSTRING]
+// usage: greenloop-bench [--quick] [--only SUBSTRING] | --redraw
 //
 // Full runs take at least 3 rounds of each workload and report medians and ranges; --quick runs
 // each workload once at small sizes (to keep the suite from rotting; no thresholds). Results go
@@ -9,6 +9,12 @@
 import Foundation
 
 let arguments = CommandLine.arguments
+if arguments.contains("--redraw") {
+    let results = URL(fileURLWithPath: arguments[0]).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("results")
+    try redrawChart(in: results)
+    exit(0)
+}
 let quick = arguments.contains("--quick")
 let only = arguments.firstIndex(of: "--only").map { arguments[$0 + 1] }
 let rounds = quick ? 1 : 3
@@ -163,6 +169,29 @@ func httpWorkload() -> Workload {
                                  target: .atLeast(0.9, of: "native evhttp"))])
 }
 
+/// What serving a shared event_base adds to a loop iteration, by number of waiting C events.
+func adapterIteration() -> Workload {
+    let name = "shared event_base: one idle loop iteration"
+    let counts = quick ? [0, 1000] : [0, 100, 1000, 10_000]
+    let iterations = quick ? "2000" : "20000"
+    var implementations: [Implementation] = []
+    for backend in backends {
+        for count in counts {
+            implementations.append(Implementation(name: "\(backend), \(count) C events") {
+                [name: try figure("ns_per_iteration", of: [workloadProgram, "adapter-iteration", "\(count)", iterations],
+                                  environment: greenloop(backend))]
+            })
+        }
+    }
+    return Workload(
+        name: name, unit: "ns/iteration", lowerIsBetter: true, implementations: implementations,
+        comparisons: backends.flatMap { backend in
+            counts.dropFirst().map {
+                Comparison(implementation: "\(backend), \($0) C events", baseline: "\(backend), 0 C events", target: nil)
+            }
+        })
+}
+
 func liveGreenlets() -> Workload {
     let sizes = quick ? [10_000] : [100_000, 1_000_000]
     let name = "live sleeping greenlets: RSS"
@@ -233,6 +262,7 @@ workloads += chainWorkloads()
 for connections in quick ? [1, 100] : [1, 100, 1000] { workloads += echoWorkloads(connections: connections) }
 workloads.append(multiCoreEcho())
 workloads.append(httpWorkload())
+workloads.append(adapterIteration())
 workloads.append(liveGreenlets())
 if let only { workloads = workloads.filter { $0.name.contains(only) } }
 

@@ -6,6 +6,7 @@
 //        | event-pingpong COUNT | live-greenlets COUNT | timers COUNT
 //        | chain PIPES ACTIVE WRITES ROUNDS [idle-timers]
 //        | echo-server PORT | echo-server-threads PORT THREADS | http-adapter PORT
+//        | adapter-iteration C_EVENTS ITERATIONS
 
 import Greenloop
 
@@ -42,6 +43,8 @@ do {
     case "echo-server": try serveEcho(port: UInt16(number(1)))
     case "echo-server-threads": try serveEchoOnThreads(port: UInt16(number(1)), threads: number(2))
     case "http-adapter": try serveHTTPThroughAdapter(port: number(1))
+    case "adapter-iteration":
+        emit("ns_per_iteration", try adapterIterationNanoseconds(events: number(1), iterations: number(2)))
     default:
         print("greenloop-workload: unknown workload \(arguments.first ?? "(none)"); see the usage in main.swift")
         exit(2)

@@ -14,4 +14,7 @@ struct event_base;
 /// "hello\n". 0 on success.
 int greenloop_bench_http_start(struct event_base *base, int port);
 
+/// Adds `count` C timers an hour away to `base` (and leaks them: the process ends soon after).
+int greenloop_bench_add_idle_timers(struct event_base *base, int count);
+
 #endif
