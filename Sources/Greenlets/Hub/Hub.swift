@@ -159,6 +159,9 @@ public final class Hub {
     /// queued somewhere, and is never reused.)
     @exclusivity(unchecked) private var spareWaiters: [Waiter] = []
 
+    /// The thread's buffer for socket reads (see ``ReceiveScratch``).
+    private(set) lazy var receiveScratch = ReceiveScratch()
+
     /// A waiter for one wait, reused when possible.
     func takeWaiter() -> Waiter {
         spareWaiters.popLast() ?? Waiter(hub: self)
