@@ -3,9 +3,13 @@ import Greenloop
 
 /// A Redis reply, as hiredis gave it.
 public enum RedisReply: Hashable, Sendable {
+    /// A bulk string or a status ("OK", "PONG").
     case string(String)
+    /// An integer reply (INCR, DEL…).
     case integer(Int64)
+    /// An array reply, by its number of elements.
     case array(count: Int)
+    /// The nil reply (GET of a missing key).
     case null
 }
 
@@ -18,6 +22,7 @@ public enum RedisError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The server answered with an error reply.
     case server(String)
 
+    /// A sentence naming the failure.
     public var description: String {
         switch self {
         case let .cannotConnect(host, port): return "hiredis could not start connecting to \(host):\(port)"
