@@ -39,6 +39,26 @@ int greenloop_event_is_added(const struct event *ev) {
     return (ev->ev_evcallback.evcb_flags & (EVLIST_INSERTED | EVLIST_TIMEOUT)) != 0;
 }
 
+#include <pthread.h>
+
+// libevent 2.1's event_get_supported_methods() frees and rebuilds one static array on every call,
+// so two threads that call it at once crash (seen: loops made on parallel test threads). The
+// names it points to are static strings: copy the pointers once, under pthread_once.
+static pthread_once_t greenloop_methods_once = PTHREAD_ONCE_INIT;
+static const char *greenloop_methods[16];
+static int greenloop_methods_count;
+
+static void greenloop_load_methods(void) {
+    const char **all = event_get_supported_methods();
+    for (int i = 0; all != NULL && all[i] != NULL && i < 15; i++) greenloop_methods[greenloop_methods_count++] = all[i];
+}
+
+int greenloop_event_supported_methods(const char *const **names) {
+    pthread_once(&greenloop_methods_once, greenloop_load_methods);
+    *names = greenloop_methods;
+    return greenloop_methods_count;
+}
+
 struct event_base *greenloop_event_base_new(const char *method, int priorities) {
     struct event_config *config = event_config_new();
     if (config == NULL) return NULL;
@@ -47,8 +67,9 @@ struct event_base *greenloop_event_base_new(const char *method, int priorities) 
     // Ignoring the environment keeps EVENT_NOEPOLL & co. from silently changing the method.
     event_config_set_flag(config, EVENT_BASE_FLAG_IGNORE_ENV | EVENT_BASE_FLAG_PRECISE_TIMER);
     if (method != NULL) {
-        const char **all = event_get_supported_methods();
-        for (int i = 0; all != NULL && all[i] != NULL; i++) {
+        const char *const *all;
+        int count = greenloop_event_supported_methods(&all);
+        for (int i = 0; i < count; i++) {
             if (strcmp(all[i], method) != 0) event_config_avoid_method(config, all[i]);
         }
     }

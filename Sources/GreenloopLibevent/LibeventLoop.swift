@@ -30,13 +30,10 @@ public enum Libevent {
 
     /// The methods this machine's libevent was built with.
     public static var supportedMethods: [IOMethod] {
-        var methods: [IOMethod] = []
-        guard var names = event_get_supported_methods() else { return [] }
-        while let name = names.pointee {
-            if let method = IOMethod(rawValue: String(cString: name)) { methods.append(method) }
-            names += 1
-        }
-        return methods
+        var names: UnsafePointer<UnsafePointer<CChar>?>?
+        let count = Int(greenloop_event_supported_methods(&names))
+        guard let names else { return [] }
+        return (0..<count).compactMap { names[$0].flatMap { IOMethod(rawValue: String(cString: $0)) } }
     }
 
     /// The `event_base *` of a loop made by ``makeLoop(method:logger:)``, or `nil` for a loop of

@@ -1,4 +1,5 @@
 import Greenloop
+import GreenloopLibevent
 import Logging
 import Synchronization
 import Testing
@@ -15,6 +16,31 @@ struct LoopLifecycleTests {
             #expect(remaining == false)
             #expect(loop.iteration == 1)
             #expect(loop.method == .epoll)
+        }
+    }
+
+    /// Regression: libevent 2.1's event_get_supported_methods() rebuilds a shared array on every
+    /// call, and loops made with a method on several threads at once crashed.
+    @Test("loops with an explicit method can be made on many threads at once", arguments: allBackends)
+    func loopsMadeConcurrently(backend: Backend) async throws {
+        let name = backend.description
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    var made = 0
+                    for _ in 0..<50 {
+                        let loop = try makeLoop(try Backend(parsing: name + ":epoll"))
+                        #expect(loop.method == .epoll)
+                        try loop.close()
+                        made += 1
+                        #expect(Libevent.supportedMethods.contains(.epoll))
+                    }
+                    return made
+                }
+            }
+            var total = 0
+            for try await made in group { total += made }
+            #expect(total == 400)
         }
     }
 

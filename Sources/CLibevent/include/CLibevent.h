@@ -38,6 +38,10 @@ int greenloop_event_is_pending_callback(const struct event *ev);
 /// 1 if the event is added (libevent's EVLIST_INSERTED or EVLIST_TIMEOUT).
 int greenloop_event_is_added(const struct event *ev);
 
+/// The I/O methods this libevent was built with; thread-safe, unlike libevent 2.1's
+/// `event_get_supported_methods()` (which rebuilds a shared array on every call).
+int greenloop_event_supported_methods(const char *const **names);
+
 /// A new base with exactly `method` ("epoll", "poll", "select") or the best one when `method` is
 /// NULL; ignores libevent's EVENT_* variables, uses precise timers, and has `priorities` queues.
 /// NULL when that method is unavailable.

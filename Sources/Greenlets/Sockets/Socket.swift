@@ -49,8 +49,9 @@ public final class Socket {
     public var timeout: Duration?
     /// The peer, for a connected or accepted socket.
     public private(set) var peer: SocketAddress?
-    private var isReading = false
-    private var isWriting = false
+    /// The directions a greenlet is using now (``Use`` bits), so that a second one is refused.
+    // Unchecked exclusivity: one thread, and no access stays open across a switch.
+    @exclusivity(unchecked) private var inUse: UInt8 = 0
     /// Bytes read ahead by ``read(until:maxBytes:)`` and ``readExactly(_:)``.
     private var buffered: [UInt8] = []
     /// Made on the first wait in each direction, and reused.
@@ -127,7 +128,7 @@ public final class Socket {
     /// Waits for a connection and returns it (non-blocking, close-on-exec, with this socket's
     /// timeout).
     public func accept() throws -> Socket {
-        try exclusively(\.isReading, "accept") { fd in
+        try exclusively(.reading, "accept") { fd in
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let client = try io("accept", fd, readable: true) {
@@ -197,12 +198,12 @@ public final class Socket {
     /// - Returns: how many were written.
     @discardableResult
     public func write(_ bytes: [UInt8]) throws -> Int {
-        try exclusively(\.isWriting, "write") { fd in try writeSome(bytes[...], fd) }
+        try exclusively(.writing, "write") { fd in try writeSome(bytes[...], fd) }
     }
 
     /// Writes all of `bytes`, waiting as often as needed.
     public func writeAll(_ bytes: [UInt8]) throws {
-        try exclusively(\.isWriting, "write") { fd in
+        try exclusively(.writing, "write") { fd in
             var rest = bytes[...]
             while !rest.isEmpty {
                 rest = rest.dropFirst(try writeSome(rest, fd))
@@ -212,7 +213,7 @@ public final class Socket {
 
     /// Sends one datagram to `address` (UDP, Unix datagram).
     public func send(_ datagram: [UInt8], to address: SocketAddress) throws {
-        try exclusively(\.isWriting, "send") { fd in
+        try exclusively(.writing, "send") { fd in
             _ = try io("send", fd, readable: false, address: address) {
                 datagram.withUnsafeBytes { bytes in
                     address.withSockaddr { Glibc.sendto(fd, bytes.baseAddress, bytes.count, CInt(MSG_NOSIGNAL), $0, $1) }
@@ -223,7 +224,7 @@ public final class Socket {
 
     /// Receives one datagram, at most `maxBytes` of it, and who sent it.
     public func receive(maxBytes: Int = 65536) throws -> (bytes: [UInt8], from: SocketAddress) {
-        try exclusively(\.isReading, "receive") { fd in
+        try exclusively(.reading, "receive") { fd in
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let bytes = try [UInt8](unsafeUninitializedCapacity: maxBytes) { buffer, count in
@@ -314,22 +315,26 @@ public final class Socket {
         return fileDescriptor
     }
 
-    /// Runs `body` as the one greenlet using the direction `flag` guards.
     /// Whether the last read took less than it asked for: the kernel's buffer was emptied.
-    private var receiveBufferDrained = false
+    @exclusivity(unchecked) private var receiveBufferDrained = false
 
-    private func exclusively<T>(
-        _ flag: ReferenceWritableKeyPath<Socket, Bool>, _ operation: String, _ body: (CInt) throws -> T
-    ) throws -> T {
+    /// A direction of use: reading (read, accept, receive) or writing (write, send).
+    private enum Use: UInt8 {
+        case reading = 1, writing = 2
+    }
+
+    /// Runs `body` as the one greenlet using the socket in direction `use`. (A bit mask, not a
+    /// key path to a flag: a key path access cost as much as the rest of a small read.)
+    private func exclusively<T>(_ use: Use, _ operation: String, _ body: (CInt) throws -> T) throws -> T {
         let fd = try openDescriptor(operation)
-        guard !self[keyPath: flag] else { throw SocketError.concurrentUse(operation) }
-        self[keyPath: flag] = true
-        defer { self[keyPath: flag] = false }
+        guard inUse & use.rawValue == 0 else { throw SocketError.concurrentUse(operation) }
+        inUse |= use.rawValue
+        defer { inUse &= ~use.rawValue }
         return try body(fd)
     }
 
     private func exclusivelyRead(maxBytes: Int = 65536) throws -> [UInt8] {
-        try exclusively(\.isReading, "read") { fd in
+        try exclusively(.reading, "read") { fd in
             if receiveBufferDrained {
                 // The last read left nothing behind, so a recv now would most likely answer
                 // EAGAIN: wait for readiness first, as an event-driven server would, and save
