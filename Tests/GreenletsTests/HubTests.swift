@@ -153,12 +153,13 @@ struct HubTests {
         }
     }
 
-    @Test("I/O makes progress while greenlets only sleep(0): within the poll interval, or at once",
+    @Test("I/O makes progress while greenlets only sleep(0); yieldPollInterval decides how soon",
           arguments: allBackends)
     func ioProgressDuringSleepZero(backend: Backend) throws {
         try withHub(backend) { hub in
-            /// Spins on sleep(0) until a reader of a pipe written before the spinning wakes up.
-            func spinsUntilIOProgress() throws -> (spins: Int, elapsed: Duration) {
+            /// Spins on sleep(0), at most `limit` times, until a reader of a pipe written before the
+            /// spinning wakes up; returns the spins and whether the reader woke during them.
+            func spin(limit: Int) throws -> (spins: Int, wokeWhileSpinning: Bool) {
                 let pipe = try Pipe()
                 var readerWoke = false
                 let reader = try spawn {
@@ -166,27 +167,32 @@ struct HubTests {
                     readerWoke = true
                 }
                 var spins = 0
-                let start = ContinuousClock.now
+                var wokeWhileSpinning = false
                 let spinner = try spawn {
                     _ = try pipe.writeEnd.writeAll("x".utf8)
-                    while !readerWoke && spins < 10_000_000 {
+                    while !readerWoke && spins < limit {
                         spins += 1
                         try sleep(.zero)
                     }
+                    wokeWhileSpinning = readerWoke
                 }
                 try joinAll([reader, spinner])
                 #expect(readerWoke)
-                return (spins, ContinuousClock.now - start)
+                return (spins, wokeWhileSpinning)
             }
-            // By default the loop polls at least every yieldPollInterval (50 µs); the bound
-            // leaves room for a loaded machine, and is still 100 times below gevent's 5 ms.
+            // By default the loop polls at least every 50 µs while greenlets only yield: the
+            // reader wakes long before the spinner's limit (which takes seconds to reach).
             #expect(hub.yieldPollInterval == .microseconds(50))
-            let amortized = try spinsUntilIOProgress()
-            #expect(amortized.elapsed < .milliseconds(5), "\(amortized.spins) spins in \(amortized.elapsed)")
+            let amortized = try spin(limit: 10_000_000)
+            #expect(amortized.wokeWhileSpinning, "no poll in \(amortized.spins) yields")
+            // The interval is what decides: an hour of it, and 2,000 yields see no poll.
+            hub.yieldPollInterval = .seconds(3600)
+            let starved = try spin(limit: 2_000)
+            #expect(!starved.wokeWhileSpinning && starved.spins == 2_000)
             // With no interval, every yield waits for a poll.
             hub.yieldPollInterval = .zero
-            let strict = try spinsUntilIOProgress()
-            #expect(strict.spins <= 3, "\(strict.spins) spins")
+            let strict = try spin(limit: 10_000_000)
+            #expect(strict.wokeWhileSpinning && strict.spins <= 3, "\(strict.spins) spins")
         }
     }
 

@@ -83,7 +83,7 @@ struct SharedEventBaseTests {
                 let late = entry.at - start - .milliseconds(15 * (index + 1))
                 // Loop timers count from the loop's cached time, taken a moment before `start`.
                 #expect(late > .milliseconds(-1), "\(entry.name) fired \(late) early")
-                #expect(late < .milliseconds(10), "\(entry.name) fired \(late) late")
+                #expect(late < .milliseconds(50), "\(entry.name) fired \(late) late")
             }
         }
     }
