@@ -13,6 +13,10 @@ final class ReadinessWaiter {
     private var watcher: IOWatcher!
     private var timer: TimerWatcher?
     private unowned let hub: Hub
+    /// The one waiter every wait uses: a wait leaves it clear however it ends (``Waiter/wait()``
+    /// clears it on the way out, and a wake-up after that finds ``waiter`` nil), and it is
+    /// never queued anywhere else. No hub access and no allocation per wait.
+    private let reusableWaiter: Waiter
     /// The greenlet's current wait; `nil` between waits.
     // Unchecked exclusivity: see Waiter.
     @exclusivity(unchecked) private var waiter: Waiter?
@@ -21,12 +25,15 @@ final class ReadinessWaiter {
     init(fd: CInt, _ events: IOEvents) throws {
         let hub = try Hub.current()
         self.hub = hub
-        watcher = try hub.loop.makeIOWatcher(.init(rawValue: fd), events) { [unowned self] _ in self.ready() }
+        reusableWaiter = Waiter(hub: hub)
+        // Unowned(unsafe) in the callbacks: the watchers that call back are this object's own,
+        // stopped when it goes; the checked kind cost two reference-count operations per wake-up.
+        watcher = try hub.loop.makeIOWatcher(.init(rawValue: fd), events) { [unowned(unsafe) self] _ in self.ready() }
     }
 
     /// Waits until ready, at most `timeout`; false when the timeout passed first.
     func wait(timeout: Duration?) throws -> Bool {
-        let waiter = hub.takeWaiter()
+        let waiter = reusableWaiter
         self.waiter = waiter
         timedOut = false
         if watcher.isActive { try watcher.setRef(true) } else { try watcher.start() }
@@ -40,7 +47,7 @@ final class ReadinessWaiter {
             if let timer {
                 try timer.set(after: timeout, repeat: .zero)
             } else {
-                timer = try hub.loop.makeTimer(after: timeout) { [unowned self] in
+                timer = try hub.loop.makeTimer(after: timeout) { [unowned(unsafe) self] in
                     self.timedOut = true
                     self.waiter?.wake()
                 }
@@ -49,7 +56,6 @@ final class ReadinessWaiter {
         }
         // Woken without a value either way: the fast switch.
         try waiter.wait()
-        hub.recycle(waiter)
         stayStarted = !timedOut
         return !timedOut
     }

@@ -371,7 +371,7 @@ public final class Socket {
         _ operation: String, _ fd: CInt, readable: Bool, address: SocketAddress? = nil, _ call: () -> Int
     ) throws -> Int {
         do {
-            return try cooperativeCall(fd, readable: readable, timeout: timeout, wait: { [unowned self] limit in
+            return try cooperativeCall(fd, readable: readable, timeout: timeout, wait: { limit in
                 try self.readiness(fd, readable: readable).wait(timeout: limit)
             }, call)
         } catch CooperativeCallFailure.timedOut {
