@@ -212,11 +212,7 @@ public final class Greenlet {
         // The common case: a suspended greenlet of the calling thread. Everything else (a first
         // start, a dead target, another thread) takes the general path.
         if let thread = greenloop_thread_state_get(), thread == homeAddress, hot.pointee.state == .suspended {
-            let resumedHot = Greenlet.switchToSuspended(self, thread: thread)
-            // Usually nothing came back: return the literal, so that a caller who discards the
-            // result destroys no existential.
-            if resumedHot.pointee.messageKind == .none { return nil }
-            return try resumedHot.pointee.takeCarriedMessage()
+            return try Greenlet.switchToSuspended(self, thread: thread).pointee.takeMessage()
         }
         return try switchIntoGenerally(nil)
     }

@@ -147,7 +147,9 @@ public final class Hub {
         get { .nanoseconds(Int64(yieldPollIntervalNanoseconds)) }
         set {
             let (seconds, attoseconds) = max(newValue, .zero).components
-            yieldPollIntervalNanoseconds = UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+            // Clamped at about 292 years, where nanoseconds stop fitting in an Int64.
+            yieldPollIntervalNanoseconds = seconds >= Int64.max / 1_000_000_000 ? UInt64(Int64.max)
+                : UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
         }
     }
     // Unchecked exclusivity: see Waiter.

@@ -23,8 +23,6 @@ final class ReadyQueue {
 
     init(hub: Hub) { self.hub = hub }
 
-    var isEmpty: Bool { entries.isEmpty }
-
     func append(_ entry: Entry) {
         entries.append(entry)
         if !isDrainScheduled { scheduleDrain() }
@@ -32,7 +30,8 @@ final class ReadyQueue {
 
     private func scheduleDrain() {
         do {
-            try hub.loop.runOnNextIteration { [unowned self] in self.drain() }
+            // Weak: a hub destroyed with entries left must not leave the loop a dangling callback.
+            try hub.loop.runOnNextIteration { [weak self] in self?.drain() }
             isDrainScheduled = true
         } catch {
             hub.errorHandler(error, "hub")
