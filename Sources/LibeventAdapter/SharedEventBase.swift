@@ -40,11 +40,11 @@ import Glibc
 /// Measured by the benchmark suite (`make bench`, "shared event_base: one idle loop iteration"):
 ///
 /// - On libevent: nothing. An iteration costs the same with 0 or 10,000 C events waiting
-///   (0.71 µs idle here).
+///   (0.7 µs idle here).
 /// - On libev, per loop iteration: the walk, O(C events), about 10 ns an event. An idle iteration
 ///   costs 0.46 µs without C events, 1.5 µs with 100, 10 µs with 1,000 and 100 µs with 10,000.
 ///   Per iteration in which C events are ready: one more `epoll_wait` (on the base's own set) and
-///   one `timerfd_settime` (libevent's precise clock). evhttp through the adapter serves 0.96× the
+///   one `timerfd_settime` (libevent's precise clock). evhttp through the adapter serves 0.94–0.99× the
 ///   requests per second of evhttp on its own `event_base_dispatch` (wrk, 50 connections).
 /// - Making a served base scans /proc/self/fd once.
 ///
