@@ -39,9 +39,10 @@ let package = Package(
                 .linkedLibrary("boost_context"), .linkedLibrary("event_core"), .linkedLibrary("event_extra"),
             ]
         ),
+        .target(name: "CBenchSupport"),
         .executableTarget(name: "LoadGenerator"),
-        .executableTarget(name: "LibevBaseline", linkerSettings: [.linkedLibrary("ev")]),
-        .executableTarget(name: "LibeventBaseline", dependencies: ["CBaselines"]),
+        .executableTarget(name: "LibevBaseline", dependencies: ["CBenchSupport"], linkerSettings: [.linkedLibrary("ev")]),
+        .executableTarget(name: "LibeventBaseline", dependencies: ["CBaselines", "CBenchSupport"]),
         .executableTarget(
             name: "NIOEchoServer",
             dependencies: [

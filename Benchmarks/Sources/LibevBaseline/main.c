@@ -8,6 +8,8 @@
 #define _GNU_SOURCE
 #include <ev.h>
 
+#include "CBenchSupport.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,22 +21,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *values, int count) {
-    qsort(values, (size_t)count, sizeof *values, compare_doubles);
-    return values[count / 2];
-}
 
 // MARK: echo
 
@@ -108,7 +94,7 @@ static void timer_fired(struct ev_loop *loop, ev_timer *watcher, int revents) {
 static int timers(long count) {
     struct ev_loop *loop = ev_loop_new(EVBACKEND_EPOLL);
     ev_timer *all = malloc(sizeof *all * (size_t)count);
-    double start = now_ns();
+    double start = bench_now_ns();
     ev_now_update(loop);
     for (long i = 0; i < count; i++) {
         // Deadlines spread over 1 ms, in an order unrelated to the order of adding.
@@ -117,7 +103,7 @@ static int timers(long count) {
     }
     timers_left = count;
     while (timers_left > 0) ev_run(loop, EVRUN_ONCE);
-    double elapsed = now_ns() - start;
+    double elapsed = bench_now_ns() - start;
     printf("{\"ns_per_timer\": %.2f}\n", elapsed / (double)count);
     free(all);
     ev_loop_destroy(loop);
@@ -165,7 +151,7 @@ static int chain(int count, int active, int writes, int rounds, int with_timers)
     }
     double *runs = malloc(sizeof *runs * (size_t)rounds);
     for (int round = 0; round < rounds; round++) {
-        double start = now_ns();
+        double start = bench_now_ns();
         for (int i = 0; i < count; i++) {
             if (ev_is_active(&readers[i])) ev_io_stop(loop, &readers[i]);
             ev_io_init(&readers[i], chain_read, pipes[2 * i], EV_READ);
@@ -183,9 +169,9 @@ static int chain(int count, int active, int writes, int rounds, int with_timers)
         received = 0;
         writes_left = writes;
         do ev_run(loop, EVRUN_NOWAIT); while (received != fired);
-        runs[round] = now_ns() - start;
+        runs[round] = bench_now_ns() - start;
     }
-    printf("{\"us_per_run\": %.2f}\n", median(runs, rounds) / 1e3);
+    printf("{\"us_per_run\": %.2f}\n", bench_median(runs, rounds) / 1e3);
     return 0;
 }
 

@@ -19,6 +19,8 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
+#include "CBenchSupport.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -28,22 +30,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *values, int count) {
-    qsort(values, (size_t)count, sizeof *values, compare_doubles);
-    return values[count / 2];
-}
 
 /// Precise timers, as Greenloop's libevent backend uses; the same method (epoll).
 static struct event_base *make_base(void) {
@@ -158,7 +144,7 @@ static void timer_fired(evutil_socket_t fd, short what, void *arg) {
 static int timers(long count) {
     struct event_base *base = make_base();
     struct event *all = malloc(sizeof *all * (size_t)count);
-    double start = now_ns();
+    double start = bench_now_ns();
     for (long i = 0; i < count; i++) {
         struct timeval tv = {0, (i * 7919) % 1000};
         evtimer_assign(&all[i], base, timer_fired, NULL);
@@ -166,7 +152,7 @@ static int timers(long count) {
     }
     timers_left = count;
     while (timers_left > 0) event_base_loop(base, EVLOOP_ONCE);
-    printf("{\"ns_per_timer\": %.2f}\n", (now_ns() - start) / (double)count);
+    printf("{\"ns_per_timer\": %.2f}\n", (bench_now_ns() - start) / (double)count);
     free(all);
     event_base_free(base);
     return 0;
@@ -204,7 +190,7 @@ static int chain(int count, int active, int writes, int rounds, int with_timers)
     }
     double *runs = malloc(sizeof *runs * (size_t)rounds);
     for (int round = 0; round < rounds; round++) {
-        double start = now_ns();
+        double start = bench_now_ns();
         for (int i = 0; i < count; i++) {
             if (round > 0) event_del(&readers[i]);
             event_assign(&readers[i], base, pipes[2 * i], EV_READ | EV_PERSIST, chain_read, (void *)(intptr_t)i);
@@ -219,9 +205,9 @@ static int chain(int count, int active, int writes, int rounds, int with_timers)
         received = 0;
         writes_left = writes;
         do event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK); while (received != fired);
-        runs[round] = now_ns() - start;
+        runs[round] = bench_now_ns() - start;
     }
-    printf("{\"us_per_run\": %.2f}\n", median(runs, rounds) / 1e3);
+    printf("{\"us_per_run\": %.2f}\n", bench_median(runs, rounds) / 1e3);
     return 0;
 }
 
