@@ -10,8 +10,6 @@ public enum SharedEventBaseError: Error, Hashable, Sendable, CustomStringConvert
     case epollDescriptorNotFound(Errno)
     /// After a fork, the base uses `method`, which another loop cannot serve (only epoll can).
     case methodCannotBeServed(IOMethod)
-    /// The shared base was closed.
-    case closed(operation: String)
     /// C code added a signal event to the shared base; the adapter deleted it (see
     /// ``SharedEventBase``, "Signals").
     case signalEventDeleted(Signal)
@@ -27,8 +25,6 @@ public enum SharedEventBaseError: Error, Hashable, Sendable, CustomStringConvert
         case let .methodCannotBeServed(method):
             return "after fork, the shared event_base uses \(method.rawValue), which another loop cannot serve; "
                 + "use the epoll method (the default) with a SharedEventBase that must survive fork()"
-        case let .closed(operation):
-            return "\(operation) on a closed SharedEventBase"
         case let .signalEventDeleted(signal):
             return "C code added a signal event for \(signal) to the shared event_base; it was deleted, because "
                 + "the loop owns every signal: watch \(signal) with a SignalWatcher (or Greenlets' SignalHandler) "
