@@ -26,14 +26,17 @@ import Glibc
 ///     kernel inside `event_add`, so that descriptor is readable exactly when a C event is ready;
 ///     its callback runs `event_base_loop(EVLOOP_ONCE | EVLOOP_NONBLOCK)`, which dispatches
 ///     the ready events and due timers, and the C callbacks they make ready in turn;
-///   - a prepare watcher that, before the loop waits, walks the base's events
-///     (`event_base_foreach_event` and `event_pending`) for the earliest C timeout, and
-///     dispatches at once when C code made a callback active (`event_active`) outside a dispatch;
-///   - a one-shot timer armed for that earliest timeout (re-armed only when it changes).
+///   - a prepare watcher that, before the loop waits, dispatches at once when C code made a
+///     callback active (`event_active`) outside a dispatch, and walks the base's events
+///     (`event_base_foreach_event` and `event_pending`) for the earliest C timeout, at most once
+///     per ``rescanInterval`` (1 ms);
+///   - a one-shot timer armed for that earliest timeout, or for the next walk if that comes
+///     first (re-armed only when it changes).
 ///
-///   Because the walk runs before every wait, C events added before the loop runs, from C
-///   callbacks, or from greenlet code are all seen before the loop next sleeps: none is missed,
-///   and none waits for a polling interval.
+///   C io events added before the loop runs, from C callbacks, or from greenlet code are seen at
+///   once (the kernel reports them on the epoll descriptor). C timers are seen by the next walk,
+///   so they fire at most ``rescanInterval`` late, never early; an idle loop wakes at most once
+///   after activity to make that walk, then sleeps until the earliest C deadline.
 ///
 /// ## What it costs
 ///
@@ -41,8 +44,11 @@ import Glibc
 ///
 /// - On libevent: nothing. An iteration costs the same with 0 or 10,000 C events waiting
 ///   (0.7 µs idle here).
-/// - On libev, per loop iteration: the walk, O(C events), about 10 ns an event. An idle iteration
-///   costs 0.46 µs without C events, 1.5 µs with 100, 10 µs with 1,000 and 100 µs with 10,000.
+/// - On libev: the walk, O(C events) at about 10 ns an event, at most once per
+///   ``rescanInterval``: a loop iteration costs about 0.5 µs whatever the number of C events,
+///   plus 10 µs per millisecond with 1,000 C events (1%), 100 µs per millisecond with 10,000.
+///   With `rescanInterval = .zero` every iteration walks (0.46 µs without C events, 1.5 µs with
+///   100, 10 µs with 1,000, 100 µs with 10,000).
 ///   Per iteration in which C events are ready: one more `epoll_wait` (on the base's own set) and
 ///   one `timerfd_settime` (libevent's precise clock). evhttp through the adapter serves 0.94–0.99× the
 ///   requests per second of evhttp on its own `event_base_dispatch` (wrk, 50 connections).
@@ -110,11 +116,28 @@ public final class SharedEventBase {
     }
     private var wantsReference = true
 
+    /// On libev: how long the adapter may go without walking the base for its earliest C
+    /// timeout, 1 ms by default. A C timer added or changed between two walks fires at most this
+    /// late; in exchange, a loop iteration pays the walk (about 10 ns per C event) at most once
+    /// per interval instead of every time. `.zero` walks before every wait: C timers exact, cost
+    /// O(C events) per iteration. No effect on libevent, whose own dispatch runs C timers.
+    public var rescanInterval: Duration {
+        get { .nanoseconds(Int64(rescanIntervalNanoseconds)) }
+        set {
+            let (seconds, attoseconds) = max(newValue, .zero).components
+            rescanIntervalNanoseconds = UInt64(min(seconds, 3600)) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+        }
+    }
+
     /// Whether this object frees ``base`` when it closes (a private base).
     private let ownsBase: Bool
     private var readiness: IOWatcher?
     private var deadline: TimerWatcher?
     private var deadlineArmedFor: LoopInstant?
+    /// What the last walk found: the earliest C deadline (nil: none), and when it ran.
+    private var knownDeadline: LoopInstant?
+    private var lastScan: LoopInstant?
+    private var rescanIntervalNanoseconds: UInt64 = 1_000_000
     private var prepare: PrepareWatcher?
     private var keepAlive: AsyncWatcher?
     private var signalPatrol: TimerWatcher?
@@ -206,7 +229,7 @@ public final class SharedEventBase {
             try watcher?.close()
         }
         (readiness, deadline, prepare, keepAlive, signalPatrol) = (nil, nil, nil, nil, nil)
-        deadlineArmedFor = nil
+        (deadlineArmedFor, knownDeadline, lastScan) = (nil, nil, nil)
     }
 
     private func applyReference() throws(LoopError) {
@@ -221,29 +244,41 @@ public final class SharedEventBase {
     }
 
     /// Before the loop waits: dispatch what C code made active outside a dispatch, then arm the
-    /// timer for the earliest C timeout.
+    /// timer for the earliest C timeout, walking the base for it at most once per
+    /// ``rescanInterval``. Between walks, C code (run by callbacks or greenlets) may have added
+    /// an earlier timeout than the one known, so the timer is armed no later than the next walk
+    /// is due: a C timer fires at most `rescanInterval` after its deadline.
     private func beforeWait() throws {
-        var found = scan()
-        if found.active > 0 {
-            dispatch()
-            found = scan()
+        if event_base_get_num_events(base, UInt32(EVENT_BASE_COUNT_ACTIVE)) > 0 { dispatch() }
+        try loop.updateNow()
+        let now = loop.now
+        if let lastScan, now.nanoseconds &- lastScan.nanoseconds < rescanIntervalNanoseconds {
+            let nextScan = lastScan.advanced(byNanoseconds: rescanIntervalNanoseconds)
+            try armDeadline(at: knownDeadline.map { min($0, nextScan) } ?? nextScan)
+            return
         }
+        let found = scan()
+        lastScan = now
+        knownDeadline = found.has_timeout != 0 ? now.advanced(byNanoseconds: UInt64(found.timeout_ns)) : nil
+        try armDeadline(at: knownDeadline)
+    }
+
+    /// Arms the deadline timer for `due` (stops it for `nil`); re-arms only when `due` moved by
+    /// more than libevent's microsecond resolution.
+    private func armDeadline(at due: LoopInstant?) throws {
         guard let deadline else { return }
-        guard found.has_timeout != 0 else {
+        guard let due else {
             if deadlineArmedFor != nil { try deadline.stop() }
             deadlineArmedFor = nil
             return
         }
-        try loop.updateNow()
-        let due = loop.now.advanced(byNanoseconds: UInt64(found.timeout_ns))
-        // Re-armed only when the deadline moved by more than libevent's microsecond resolution.
         if let armed = deadlineArmedFor,
             max(armed.nanoseconds, due.nanoseconds) - min(armed.nanoseconds, due.nanoseconds) < 2_000
         {
             return
         }
         try deadline.stop()
-        try deadline.set(after: .nanoseconds(found.timeout_ns), repeat: .zero)
+        try deadline.set(after: .nanoseconds(due.nanoseconds &- min(due.nanoseconds, loop.now.nanoseconds)), repeat: .zero)
         try deadline.start()
         deadlineArmedFor = due
     }
@@ -286,7 +321,7 @@ public final class SharedEventBase {
         // A new loop: the old one's watchers are set aside untouched.
         setAside += [readiness, deadline, prepare, keepAlive, signalPatrol].compactMap { $0 }
         (readiness, deadline, prepare, keepAlive, signalPatrol) = (nil, nil, nil, nil, nil)
-        deadlineArmedFor = nil
+        (deadlineArmedFor, knownDeadline, lastScan) = (nil, nil, nil)
         if mechanism == .loopsOwnBase {
             let method = loop.method
             guard method == .epoll else { throw SharedEventBaseError.methodCannotBeServed(method) }

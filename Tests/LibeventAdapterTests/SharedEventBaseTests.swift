@@ -104,6 +104,41 @@ struct SharedEventBaseTests {
         }
     }
 
+    @Test("an idle shared base does not keep waking the loop", arguments: allBackends)
+    func idleBaseSleeps(backend: Backend) throws {
+        try withSharedBase(backend) { hub, shared in
+            let log = CallbackLog()
+            let far = CEvent(base: shared.base, name: "far", log: log)
+            far.add(after: .seconds(30))
+            try sleep(.milliseconds(5))
+            let iterations = hub.loop.iteration
+            try sleep(.milliseconds(50))
+            // The sleep's own timer and at most one wake-up for the adapter's next walk.
+            #expect(hub.loop.iteration - iterations <= 4)
+            #expect(log.names.isEmpty)
+        }
+    }
+
+    @Test("with rescanInterval zero, every wait sees the earliest C timeout", arguments: allBackends)
+    func exactRescans(backend: Backend) throws {
+        try withSharedBase(backend) { _, shared in
+            shared.rescanInterval = .zero
+            #expect(shared.rescanInterval == .zero)
+            let log = CallbackLog()
+            let late = CEvent(base: shared.base, name: "late", log: log)
+            late.add(after: .seconds(30))
+            try sleep(.milliseconds(5))
+            let early = CEvent(base: shared.base, name: "early", log: log)
+            let start = ContinuousClock.now
+            early.add(after: .milliseconds(5))
+            try withTimeout(.seconds(2)) {
+                while log.entries.isEmpty { try sleep(.milliseconds(1)) }
+            }
+            #expect(log.names == ["early"])
+            #expect(log.entries[0].at - start >= .milliseconds(5))
+        }
+    }
+
     @Test("a greenlet waits for a C callback's result", arguments: allBackends)
     func greenletWaitsForC(backend: Backend) throws {
         try withSharedBase(backend) { hub, shared in
