@@ -1,3 +1,4 @@
+import CBaselines
 import Greenloop
 import SystemPackage
 
@@ -81,4 +82,21 @@ func chainMicroseconds(pipes count: Int, active: Int, writes: Int, rounds: Int, 
         } / 1000)
     }
     return runs.sorted()[runs.count / 2]
+}
+
+/// What the adapter adds to one loop iteration with `events` C events waiting on a shared base:
+/// nanoseconds per non-blocking iteration (the backend from GREENLOOP_BACKEND; on libev the
+/// walk for the earliest C timeout is the part that grows).
+func adapterIterationNanoseconds(events: Int, iterations: Int) throws -> Double {
+    let loop = try makeLoop()
+    defer { try? loop.close() }
+    let shared = try SharedEventBase(loop: loop)
+    defer { try? shared.close() }
+    guard greenloop_bench_add_idle_timers(shared.base, CInt(events)) == 0 else {
+        throw LoopError.systemCallFailed("evtimer_add", .init(rawValue: errno))
+    }
+    try loop.run(.nonBlocking)
+    return try nanoseconds {
+        for _ in 0..<iterations { try loop.run(.nonBlocking) }
+    } / Double(iterations)
 }
