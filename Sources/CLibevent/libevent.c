@@ -152,7 +152,6 @@ struct greenloop_scan_state {
 static int greenloop_scan_one(const struct event_base *base, const struct event *event, void *arg) {
     (void)base;
     struct greenloop_scan_state *state = arg;
-    state->result->added += 1;
     short what = event_get_events(event);
     if ((what & EV_SIGNAL) && state->result->signal_event == NULL) {
         state->result->signal_event = (struct event *)event;
@@ -170,7 +169,6 @@ static int greenloop_scan_one(const struct event_base *base, const struct event 
 
 void greenloop_event_base_scan(struct event_base *base, struct greenloop_event_base_scan *result) {
     memset(result, 0, sizeof *result);
-    result->active = event_base_get_num_events(base, EVENT_BASE_COUNT_ACTIVE);
     struct greenloop_scan_state state = {.result = result};
     event_base_foreach_event(base, greenloop_scan_one, &state);
     if (result->has_timeout) {

@@ -169,7 +169,7 @@ public final class EventLoop: Loop {
         for signal in signalWatchers.keys {
             greenloop_signal_retarget(signal, waker.fileDescriptor)
         }
-        runForkHandlers(successor: self)
+        EventLoop.run(forkHandlers, successor: self)
     }
 
     // MARK: Fork handlers
@@ -203,14 +203,13 @@ public final class EventLoop: Loop {
     public func handOverAfterFork(to successor: EventLoop) {
         let handlers = forkHandlers
         forkHandlers = []
-        for handler in handlers {
-            do { try handler.body(successor) } catch { successor.errorHandler(error, "fork handler") }
-        }
+        EventLoop.run(handlers, successor: successor)
     }
 
-    private func runForkHandlers(successor: EventLoop) {
-        for handler in forkHandlers {
-            do { try handler.body(successor) } catch { errorHandler(error, "fork handler") }
+    /// Runs `handlers` for `successor`, whose error handler hears what they throw.
+    private static func run(_ handlers: [(id: ForkHandlerID, body: (EventLoop) throws -> Void)], successor: EventLoop) {
+        for handler in handlers {
+            do { try handler.body(successor) } catch { successor.errorHandler(error, "fork handler") }
         }
     }
 

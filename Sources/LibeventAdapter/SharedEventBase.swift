@@ -100,8 +100,6 @@ public final class SharedEventBase {
     public private(set) var loop: EventLoop
     /// Whether ``close()`` was called.
     public private(set) var isClosed = false
-    /// How many times the loop dispatched the base (``Mechanism/servedByLoop`` only).
-    public private(set) var dispatchCount = 0
 
     /// Whether the base keeps `run()` going while it is open, as a referenced watcher does. On by
     /// default, so that a hub goes on serving the C code; off, the loop stops when only C events
@@ -239,7 +237,6 @@ public final class SharedEventBase {
 
     /// Runs the C callbacks that are ready, without waiting.
     private func dispatch() {
-        dispatchCount += 1
         _ = event_base_loop(base, greenloop_libevent_evloop_once | greenloop_libevent_evloop_nonblock)
     }
 

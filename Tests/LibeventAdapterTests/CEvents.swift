@@ -40,6 +40,12 @@ final class CEvent {
         }
     }
 
+    /// Makes the callback complete `result` with `value`, through the `void *` a C callback gets.
+    func completes<Value>(_ result: CallbackResult<Value>, with value: Value) {
+        let context = result.retainedContext()
+        then = { CallbackResult<Value>.complete(context, with: .success(value)) }
+    }
+
     /// Makes the callback active, as C code does with `event_active`.
     func activate() { event_active(event, Int32(greenloop_libevent_ev_timeout), 0) }
 }

@@ -34,7 +34,7 @@ struct SharedEventBaseTests {
             let chained = CEvent(base: shared.base, name: "chained", log: log)
             first.then = { chained.add(after: .milliseconds(5)) }
             let done = CallbackResult<Void>()
-            chained.then = { [context = done.retainedContext()] in CallbackResult<Void>.complete(context, with: .success(())) }
+            chained.completes(done, with: ())
             try pipe.write("x")
             try done.wait(timeout: .seconds(5))
             #expect(log.names == ["io", "timer", "chained"])
@@ -43,7 +43,7 @@ struct SharedEventBaseTests {
             let fromGreenlet = CEvent(base: shared.base, name: "greenlet-timer", log: log)
             let activated = CEvent(base: shared.base, name: "activated", log: log)
             let second = CallbackResult<Void>()
-            fromGreenlet.then = { [context = second.retainedContext()] in CallbackResult<Void>.complete(context, with: .success(())) }
+            fromGreenlet.completes(second, with: ())
             let adder = try spawn {
                 activated.activate()
                 fromGreenlet.add(after: .milliseconds(2))
@@ -56,10 +56,8 @@ struct SharedEventBaseTests {
 
     @Test("libevent timers and loop timers interleave in deadline order", arguments: allBackends)
     func timersInterleave(backend: Backend) throws {
-        try withHub(backend) { hub in
+        try withSharedBase(backend) { hub, shared in
             let loop = hub.loop as! EventLoop
-            let shared = try SharedEventBase(loop: loop)
-            defer { try? shared.close() }
             let log = CallbackLog()
             try loop.updateNow()
             let start = ContinuousClock.now
@@ -145,7 +143,7 @@ struct SharedEventBaseTests {
             let log = CallbackLog()
             let event = CEvent(base: shared.base, name: "answer", log: log)
             let answer = CallbackResult<Int>()
-            event.then = { [context = answer.retainedContext()] in CallbackResult<Int>.complete(context, with: .success(42)) }
+            event.completes(answer, with: 42)
             var ticks = 0
             let ticker = try spawn {
                 while !answer.result.isReady {
@@ -181,10 +179,8 @@ struct SharedEventBaseTests {
 struct SharedEventBaseProcessTests {
     @Test("a signal event added by C code is deleted and reported; the loop keeps the signal", arguments: allBackends)
     func signalEventRefused(backend: Backend) throws {
-        try withHub(backend) { hub in
+        try withSharedBase(backend) { hub, shared in
             let loop = hub.loop as! EventLoop
-            let shared = try SharedEventBase(loop: loop)
-            defer { try? shared.close() }
             let signal = Signal.realTime(10)
             var reported: [String] = []
             loop.errorHandler = { error, _ in reported.append("\(error)") }

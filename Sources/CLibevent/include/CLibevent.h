@@ -56,9 +56,6 @@ int greenloop_event_base_epoll_fd(struct event_base *base);
 
 /// What one walk over a base's events found.
 struct greenloop_event_base_scan {
-    /// Events added (io, timers, signals), and callbacks active (made ready, not yet run).
-    int added;
-    int active;
     /// 1 when some event has a timeout; then `timeout_ns` is the time left until the earliest
     /// (0 when it is due).
     int has_timeout;

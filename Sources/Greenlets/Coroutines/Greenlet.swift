@@ -211,17 +211,28 @@ public final class Greenlet {
     public func switchInto() throws -> Any? {
         // The common case: a suspended greenlet of the calling thread. Everything else (a first
         // start, a dead target, another thread) takes the general path.
-        if let thread = greenloop_thread_state_get(), thread == homeAddress, hot.pointee.state == .suspended {
+        if let thread = fastSwitchThread {
             return try Greenlet.switchToSuspended(self, thread: thread).pointee.takeMessage()
         }
         return try switchIntoGenerally(nil)
+    }
+
+    /// The calling thread's state when this greenlet can take the fast switch (it is suspended
+    /// and belongs to the calling thread); `nil` when the general path must decide.
+    @inlinable
+    var fastSwitchThread: UnsafeMutableRawPointer? {
+        @inline(__always) get {
+            guard let thread = greenloop_thread_state_get(), thread == homeAddress, hot.pointee.state == .suspended
+            else { return nil }
+            return thread
+        }
     }
 
     /// ``switchInto()`` for the hub, which never wants the value: nothing existential on the
     /// fast path.
     @inline(__always)
     func resumeDiscardingValue() throws {
-        if let thread = greenloop_thread_state_get(), thread == homeAddress, hot.pointee.state == .suspended {
+        if let thread = fastSwitchThread {
             let resumedHot = Greenlet.switchToSuspended(self, thread: thread)
             if resumedHot.pointee.messageKind != .none { _ = try resumedHot.pointee.takeCarriedMessage() }
             return
