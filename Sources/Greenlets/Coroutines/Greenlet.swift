@@ -104,6 +104,7 @@ public final class Greenlet {
         retainedHome = nil
         homeAddress = thread.address
         (hot, fiber) = Greenlet.allocateState(.running)
+        hot.pointee.isPinned = true
         greenloop_fiber_create(fiber)
         stackSize = 0
         parent = nil
@@ -145,6 +146,30 @@ public final class Greenlet {
 
     /// The greenlet running on the calling thread (its main greenlet if none was started).
     public static var current: Greenlet { GreenletThread.forCallingThread.current }
+
+    /// Whether something other than the thread keeps this greenlet alive while it runs (see
+    /// ``pin()``).
+    @inlinable
+    var isPinned: Bool { @inline(__always) get { hot.pointee.isPinned } }
+
+    /// Declares that the caller keeps a strong reference to this greenlet until ``unpin()``, so
+    /// that the thread need not retain it while it runs: switches to and from a pinned greenlet
+    /// count no references. The main greenlet (owned by its thread), a hub's greenlet (owned by
+    /// the hub) and a live spawned greenlet (owned by the hub's live list) are pinned.
+    func pin() {
+        guard !isPinned else { return }
+        hot.pointee.isPinned = true
+        // Running now: the thread holds a reference the pinner's makes redundant.
+        if state == .running { Unmanaged.passUnretained(self).release() }
+    }
+
+    /// Ends ``pin()``: call before the pinner drops its reference.
+    func unpin() {
+        guard isPinned else { return }
+        hot.pointee.isPinned = false
+        // Running now: from here on the thread keeps it alive.
+        if state == .running { _ = Unmanaged.passUnretained(self).retain() }
+    }
 
     /// The calling thread's main greenlet.
     public static var main: Greenlet { GreenletThread.forCallingThread.main }
@@ -356,7 +381,7 @@ public final class Greenlet {
         } else {
             jumperHot.pointee.context = transfer.fctx
         }
-        jumper.release()
+        if !jumperHot.pointee.isPinned { jumper.release() }
     }
 
     private func prepareToStart() throws(GreenletError) {
@@ -425,6 +450,11 @@ struct GreenletHotState {
     /// Where to jump to resume the greenlet; valid while it is suspended.
     @usableFromInline var context: greenloop_fcontext_t?
     @usableFromInline var messageKind = MessageKind.none
+    /// See ``Greenlet/pin()``.
+    @usableFromInline var isPinned = false
+    /// Counts the greenlet's yields (``Hub/yieldCurrent()``): an entry in the ready queue resumes
+    /// the greenlet only for the yield it was made for.
+    var yieldTicket: UInt32 = 0
     @usableFromInline var messageValue: Any?
     @usableFromInline var messageError: (any Error)?
 

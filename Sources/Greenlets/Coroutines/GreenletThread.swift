@@ -11,30 +11,42 @@ import Glibc
 final class GreenletThread {
     /// The thread's own stack, as a greenlet. Never dead.
     private(set) var main: Greenlet!
-    /// The running greenlet, retained by hand: a running greenlet must stay alive even when its
-    /// own code drops every other reference to it, because it runs on the stack it owns. Behind a
-    /// pointer, so that the switch path pays no dynamic exclusivity check.
+    /// The running greenlet, retained by hand unless it is *pinned*: a running greenlet must stay
+    /// alive even when its own code drops every other reference to it, because it runs on the
+    /// stack it owns. Behind a pointer, so that the switch path pays no dynamic exclusivity check.
     ///
     /// A switch moves this reference: the greenlet switched to is retained here, and the one that
-    /// switched away hands its reference over with the jump (``Greenlet/exchangeCurrent``); the
+    /// switched away hands its reference over with the jump (``exchangeCurrent(_:)``); the
     /// greenlet that resumes releases it, once the other is off its stack (``Greenlet/resumed(by:)``).
+    /// A pinned greenlet (see ``Greenlet/pin()``) is kept alive by its pinner, so neither happens
+    /// for it: switches between the hub and spawned greenlets count no references.
     @usableFromInline let running: UnsafeMutablePointer<Unmanaged<Greenlet>?>
     let threadID: CInt
     /// The thread's hub, made on first use.
-    var hub: Hub?
+    // Unchecked exclusivity: one thread, and no access stays open across a switch.
+    @exclusivity(unchecked) var hub: Hub?
     private var pools: [Int: StackPool] = [:]
 
     private init() {
         threadID = greenloop_thread_id()
         running = .allocate(capacity: 1)
         running.initialize(to: nil)
+        // The main greenlet is pinned: this state owns it.
         main = Greenlet(mainOf: self)
-        running.pointee = Unmanaged.passRetained(main)
+        running.pointee = Unmanaged.passUnretained(main)
     }
 
     deinit {
-        running.pointee?.release()
+        releaseRunning()
         running.deallocate()
+    }
+
+    /// Drops the running-greenlet slot, and the reference it holds if it holds one.
+    private func releaseRunning() {
+        if let greenlet = running.pointee, !greenlet._withUnsafeGuaranteedRef({ $0.isPinned }) {
+            greenlet.release()
+        }
+        running.pointee = nil
     }
 
     /// The greenlet running on this thread.
@@ -47,12 +59,32 @@ final class GreenletThread {
         @inline(__always) get { running.pointee.unsafelyUnwrapped }
     }
 
+    /// The calling thread's running greenlet, without a reference count operation (the thread's
+    /// state is made on first use). Cost: a thread-local load and a load.
+    @inline(__always)
+    static var runningOnCallingThread: Unmanaged<Greenlet> {
+        guard let raw = greenloop_thread_state_get() else { return forCallingThread.currentUnretained }
+        return Unmanaged<GreenletThread>.fromOpaque(raw)._withUnsafeGuaranteedRef {
+            $0.running.pointee.unsafelyUnwrapped
+        }
+    }
+
+    /// The calling thread's hub, if it has one, read without retaining the thread's state.
+    @inline(__always)
+    static var hubOfCallingThread: Hub? {
+        guard let raw = greenloop_thread_state_get() else { return nil }
+        return Unmanaged<GreenletThread>.fromOpaque(raw)._withUnsafeGuaranteedRef { $0.hub }
+    }
+
     /// Makes `target` the running greenlet and returns the previous one with the reference this
-    /// thread held on it, which the caller now owns (and passes along with its jump).
+    /// thread held on it (none for a pinned one), which the caller now owns and passes along with
+    /// its jump.
     @inlinable @inline(__always)
     func exchangeCurrent(_ target: Greenlet) -> Unmanaged<Greenlet> {
         let previous = running.pointee.unsafelyUnwrapped
-        running.pointee = Unmanaged.passRetained(target)
+        let next = Unmanaged.passUnretained(target)
+        if !target.isPinned { _ = next.retain() }
+        running.pointee = next
         return previous
     }
 
@@ -87,8 +119,7 @@ final class GreenletThread {
     /// At thread exit: break the thread → main → thread cycle; greenlets still alive elsewhere
     /// keep the state.
     fileprivate func detach() {
-        running.pointee?.release()
-        running.pointee = nil
+        releaseRunning()
         hub = nil
     }
 }

@@ -18,7 +18,10 @@ public final class Hub {
     /// The loop the hub runs.
     public let loop: any Loop
     /// The greenlet that runs the loop; its parent is the thread's main greenlet.
-    public private(set) var greenlet: Greenlet!
+    public var greenlet: Greenlet { hubGreenlet.takeUnretainedValue() }
+    /// The hub's greenlet, retained by hand (released in deinit) so that a switch to the hub
+    /// reads it without a reference count operation.
+    private let hubGreenlet: Unmanaged<Greenlet>
     /// The stack size of greenlets spawned on this hub without one of their own; by default
     /// ``Greenlet/defaultStackSize``. A size below ``Greenlet/minimumStackSize`` makes `spawn`
     /// throw ``GreenletError/stackTooSmall(_:)``.
@@ -34,11 +37,13 @@ public final class Hub {
     func admitLive(_ member: any Killable) {
         member.liveIndex = live.count
         live.append(member)
+        member.greenletToPin.pin()
     }
 
     func dismissLive(_ member: any Killable) {
         let index = member.liveIndex
         guard index >= 0, index < live.count, live[index] === member else { return }
+        member.greenletToPin.unpin()
         let last = live.removeLast()
         if index < live.count {
             live[index] = last
@@ -52,10 +57,21 @@ public final class Hub {
         self.errorHandler = { error, greenlet in
             logger.info("error escaped a greenlet", metadata: ["error": "\(error)", "greenlet": "\(greenlet)"])
         }
-        self.greenlet = try Greenlet(parent: Greenlet.main) { [unowned self] _ in
-            try self.runLoop()
+        let ready = ReadyQueue()
+        self.ready = ready
+        // Made before `self` is complete: the body reaches the hub through `ready`, which is
+        // attached to it just below, before the greenlet can run.
+        let greenlet = try Greenlet(parent: Greenlet.main) { [ready] _ in
+            try ready.hub!.runLoop()
         }
-        self.ready = ReadyQueue(hub: self)
+        greenlet.pin()
+        hubGreenlet = .passRetained(greenlet)
+        ready.hub = self
+    }
+
+    deinit {
+        hubGreenlet._withUnsafeGuaranteedRef { $0.unpin() }
+        hubGreenlet.release()
     }
 
     /// The calling thread's hub, made on first use with `makeLoop()` (which reads
@@ -64,8 +80,12 @@ public final class Hub {
     /// - Throws: what `makeLoop()` throws (a bad `GREENLOOP_BACKEND` value, an unavailable
     ///   backend).
     public static func current() throws -> Hub {
-        let thread = GreenletThread.forCallingThread
-        if let hub = thread.hub { return hub }
+        if let hub = GreenletThread.hubOfCallingThread { return hub }
+        return try makeCurrent()
+    }
+
+    @inline(never)
+    private static func makeCurrent() throws -> Hub {
         let hub = try install(loop: try makeLoop())
         hub.ownsLoop = true
         return hub
@@ -85,7 +105,7 @@ public final class Hub {
 
     /// The hub's body: runs the loop; when the loop has nothing left, the greenlet that switched
     /// here waits for something that can never happen: tell the main greenlet.
-    private func runLoop() throws -> Any? {
+    fileprivate func runLoop() throws -> Any? {
         while !isDestroyed {
             try loop.run()
             if isDestroyed { break }
@@ -132,11 +152,27 @@ public final class Hub {
     ///   block), and whatever is thrown into the waiting greenlet (``Timeout``, ``GreenletExit``,
     ///   ``LoopExit``).
     func switchToHub() throws {
-        let hubGreenlet = greenlet.unsafelyUnwrapped
-        guard GreenletThread.forCallingThread.currentUnretained.toOpaque()
-            != Unmanaged.passUnretained(hubGreenlet).toOpaque()
-        else { throw HubError.blockingInHub }
-        try hubGreenlet.resumeDiscardingValue()
+        guard GreenletThread.runningOnCallingThread.toOpaque() != hubGreenlet.toOpaque() else {
+            throw HubError.blockingInHub
+        }
+        try hubGreenlet._withUnsafeGuaranteedRef { try $0.resumeDiscardingValue() }
+    }
+
+    /// Suspends the current greenlet until the greenlets and callbacks that were ready before it
+    /// have run: `sleep(.zero)`. Costs two switches and a queue entry; no waiter, no watcher.
+    ///
+    /// - Throws: as ``switchToHub()``.
+    func yieldCurrent() throws {
+        let current = GreenletThread.runningOnCallingThread
+        guard current.toOpaque() != hubGreenlet.toOpaque() else { throw HubError.blockingInHub }
+        // The current greenlet is running, so alive, before and after the switch.
+        let hot = current._withUnsafeGuaranteedRef { $0.hot }
+        let ticket = hot.pointee.yieldTicket
+        // However the yield ends, the ticket moves on: an entry left in the queue by a yield that
+        // ended with a throw then resumes nothing.
+        defer { hot.pointee.yieldTicket = ticket &+ 1 }
+        ready.append(.yielded(current.retain(), ticket))
+        try hubGreenlet._withUnsafeGuaranteedRef { try $0.resumeDiscardingValue() }
     }
 
     /// How long greenlets that only yield (`sleep(.zero)`) may run before the loop polls I/O
@@ -155,7 +191,7 @@ public final class Hub {
     // Unchecked exclusivity: see Waiter.
     @exclusivity(unchecked) private(set) var yieldPollIntervalNanoseconds: UInt64 = 50_000
 
-    @exclusivity(unchecked) private var ready: ReadyQueue!
+    private let ready: ReadyQueue
     /// Waiters whose wait ended with a wake-up, kept for reuse: a wait that ends that way leaves
     /// its waiter in no queue and with nothing pending. (One that ended in an error may still be
     /// queued somewhere, and is never reused.)
@@ -225,6 +261,8 @@ public enum HubError: Error, Hashable, Sendable, CustomStringConvertible {
 protocol Killable: AnyObject {
     /// Where it is in the hub's list of live greenlets; -1 when not there.
     var liveIndex: Int { get set }
+    /// The greenlet the hub pins while it keeps this alive.
+    var greenletToPin: Greenlet { get }
     func killQuietly() throws
     func joinQuietly() throws
 }

@@ -12,16 +12,33 @@ import GreenloopCore
 final class ReadyQueue {
     enum Entry {
         case resume(Waiter)
+        /// A greenlet in ``Hub/yieldCurrent()``, retained by hand (one reference count operation
+        /// where an enum payload cost three), and the yield ticket it had when it yielded.
+        case yielded(Unmanaged<Greenlet>, UInt32)
         case call(() throws -> Void)
     }
 
     // Unchecked exclusivity: see Waiter.
     @exclusivity(unchecked) private var entries = Deque<Entry>()
     @exclusivity(unchecked) private var isDrainScheduled = false
-    // Unowned(unsafe): the hub owns this queue.
-    private unowned(unsafe) let hub: Hub
+    /// Set once, by the hub's initialiser. Unowned(unsafe): the hub owns this queue.
+    unowned(unsafe) var hub: Hub?
+    /// What the loop's next-iteration callback reaches the queue through. Not a weak reference
+    /// to the queue: a weakly referenced object counts its references in a side table, which
+    /// made every retain of the queue take the runtime's slow path (a seventh of a `sleep(.zero)`).
+    private let trigger = DrainTrigger()
+    private let drainCallback: () throws -> Void
 
-    init(hub: Hub) { self.hub = hub }
+    init() {
+        drainCallback = { [trigger] in trigger.queue?.drain() }
+        trigger.queue = self
+    }
+
+    deinit {
+        // A loop that outlives its hub may still run a callback queued for it.
+        trigger.queue = nil
+        for case .yielded(let greenlet, _) in entries { greenlet.release() }
+    }
 
     func append(_ entry: Entry) {
         entries.append(entry)
@@ -30,11 +47,22 @@ final class ReadyQueue {
 
     private func scheduleDrain() {
         do {
-            // Weak: a hub destroyed with entries left must not leave the loop a dangling callback.
-            try hub.loop.runOnNextIteration { [weak self] in self?.drain() }
+            try hub!.loop.runOnNextIteration(drainCallback)
             isDrainScheduled = true
         } catch {
-            hub.errorHandler(error, "hub")
+            hub!.errorHandler(error, "hub")
+        }
+    }
+
+    /// Resumes a greenlet that yielded, unless that yield already ended (something threw into
+    /// it meanwhile: its ticket moved on).
+    @inline(__always)
+    private func resumeYielded(_ greenlet: Greenlet, ticket: UInt32) {
+        guard greenlet.hot.pointee.yieldTicket == ticket else { return }
+        do {
+            try greenlet.resumeDiscardingValue()
+        } catch {
+            hub!.errorHandler(error, "hub")
         }
     }
 
@@ -47,8 +75,11 @@ final class ReadyQueue {
             switch entry {
             case .resume(let waiter):
                 waiter.wake()
+            case .yielded(let greenlet, let ticket):
+                greenlet._withUnsafeGuaranteedRef { resumeYielded($0, ticket: ticket) }
+                greenlet.release()
             case .call(let body):
-                do { try body() } catch { hub.errorHandler(error, "hub") }
+                do { try body() } catch { hub!.errorHandler(error, "hub") }
             }
             if guaranteed > 0 {
                 guaranteed -= 1
@@ -57,10 +88,16 @@ final class ReadyQueue {
             // Reading the clock costs about as much as a switch: every 16 extra entries.
             // The interval is read each time: a greenlet resumed from here may change it.
             extra += 1
-            let interval = hub.yieldPollIntervalNanoseconds
+            let interval = hub!.yieldPollIntervalNanoseconds
             if interval == 0 { break }
             if extra & 15 == 0, LoopInstant.monotonicNow().nanoseconds - started >= interval { break }
         }
         if !entries.isEmpty && !isDrainScheduled { scheduleDrain() }
     }
+}
+
+/// The queue a scheduled drain runs, cleared when the queue goes.
+private final class DrainTrigger {
+    // Unowned(unsafe): cleared by the queue's deinit, so never dangling when read.
+    unowned(unsafe) var queue: ReadyQueue?
 }

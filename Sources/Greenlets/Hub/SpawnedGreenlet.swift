@@ -148,6 +148,7 @@ public func killAll<Value>(_ greenlets: [SpawnedGreenlet<Value>], block: Bool = 
 }
 
 extension SpawnedGreenlet: Killable {
+    var greenletToPin: Greenlet { greenlet }
     func killQuietly() throws { try kill(block: false) }
     func joinQuietly() throws { try join() }
 }
