@@ -11,45 +11,47 @@ import DequeModule
 /// value but before it resumed, keeps the value if it timed out (the hand-off won), and gives it
 /// back through `giveBack` if it was killed.
 final class HandOffQueue<Payload> {
-    final class Entry {
+    /// One greenlet in line: its waiter (which also holds what it is handed) and what it brings.
+    private struct Place {
         let waiter: Waiter
         /// What the waiter brings (a putter's item), if anything.
         let payload: Payload
-        /// What it was handed; `nil` until then.
-        // Unchecked exclusivity: see Waiter.
-        @exclusivity(unchecked) var handed: Any??
-        @exclusivity(unchecked) var isQueued = true
-
-        init(waiter: Waiter, payload: Payload) {
-            self.waiter = waiter
-            self.payload = payload
-        }
     }
 
-    @exclusivity(unchecked) private var entries = Deque<Entry>()
+    @exclusivity(unchecked) private var places = Deque<Place>()
 
     /// Whether nobody waits.
-    var isEmpty: Bool { entries.isEmpty }
+    var isEmpty: Bool { places.isEmpty }
 
     /// How many greenlets wait.
-    var count: Int { entries.count }
+    var count: Int { places.count }
 
     /// Waits in line until handed a value, at most `timeout`.
+    ///
+    /// Cost: no allocation once the hub has a spare waiter (a wait that ends by a hand-off gives
+    /// its waiter back for reuse).
     ///
     /// - Returns: the value handed, or `nil` when the timeout passed first.
     /// - Throws: what is thrown into the greenlet while it waits; a value it had been handed
     ///   goes to `giveBack` first.
     func wait(bringing payload: Payload, timeout: Duration?, giveBack: (Any?) -> Void) throws -> Any?? {
-        let entry = Entry(waiter: Waiter(hub: try Hub.current()), payload: payload)
-        entries.append(entry)
-        defer { if entry.isQueued { remove(entry) } }
+        let hub = try Hub.current()
+        let waiter = hub.takeWaiter()
+        waiter.isQueued = true
+        places.append(Place(waiter: waiter, payload: payload))
+        defer { if waiter.isQueued { remove(waiter) } }
+        let woken: Bool
         do {
-            _ = try completes(within: timeout) { try entry.waiter.wait() }
-            return entry.handed
+            woken = try completes(within: timeout) { try waiter.wait() }
         } catch {
-            if let handed = entry.handed { giveBack(handed) }
+            if let handed = waiter.takeHanded() { giveBack(handed) }
             throw error
         }
+        let handed = waiter.takeHanded()
+        // Woken by the hand-off: in no queue and with no wake-up pending, so reusable. (One whose
+        // wait ended otherwise may still have a wake-up coming, and is never reused.)
+        if woken { hub.recycle(waiter) }
+        return handed
     }
 
     /// Hands `value` to the longest waiter. Returns false when nobody waits.
@@ -60,15 +62,15 @@ final class HandOffQueue<Payload> {
 
     /// Hands `value` to the longest waiter and returns what it brought; `nil` when nobody waits.
     func takeFirst(handing value: Any? = nil) -> Payload? {
-        guard let entry = entries.popFirst() else { return nil }
-        entry.isQueued = false
-        entry.handed = .some(value)
-        entry.waiter.wakeSoon()
-        return entry.payload
+        guard let place = places.popFirst() else { return nil }
+        place.waiter.isQueued = false
+        place.waiter.hand(value)
+        place.waiter.wakeSoon()
+        return place.payload
     }
 
-    private func remove(_ entry: Entry) {
-        if let index = entries.firstIndex(where: { $0 === entry }) { entries.remove(at: index) }
-        entry.isQueued = false
+    private func remove(_ waiter: Waiter) {
+        if let index = places.firstIndex(where: { $0.waiter === waiter }) { places.remove(at: index) }
+        waiter.isQueued = false
     }
 }

@@ -13,11 +13,19 @@ final class Waiter {
     /// first), and the checked kind cost a reference-count operation per wake-up.
     unowned(unsafe) let hub: Hub
     /// The greenlet in ``wait()``; set only while it waits. A strong reference, as in gevent: a
-    /// greenlet that waits stays alive as long as what it waits for can wake it.
+    /// greenlet that waits stays alive as long as what it waits for can wake it. Retained by hand
+    /// unless pinned (see ``Greenlet/pin()``): a pinned greenlet's pin cannot end while it waits,
+    /// since only the greenlet itself or a kill before its start ends it.
     // Unchecked exclusivity (here and in the other hub classes): one thread, and no access stays
     // open across a switch; the dynamic checks were a fifth of a `sleep(.zero)`.
-    @exclusivity(unchecked) private var waiting: Greenlet?
+    @exclusivity(unchecked) private var waiting: Unmanaged<Greenlet>?
+    @exclusivity(unchecked) private var waitingIsRetained = false
     @exclusivity(unchecked) private var early: Early = .none
+    /// Whether it stands in a ``HandOffQueue``.
+    @exclusivity(unchecked) var isQueued = false
+    /// What a ``HandOffQueue`` handed it, for its owner to take after the wake-up (`.some(nil)`
+    /// is a hand-off of nothing).
+    @exclusivity(unchecked) private var handed: Any?? = nil
 
     /// A wake-up that came before the wait.
     private enum Early {
@@ -39,9 +47,19 @@ final class Waiter {
             early = .none
             throw error
         }
-        waiting = GreenletThread.forCallingThread.current
-        defer { waiting = nil }
+        let current = GreenletThread.runningOnCallingThread
+        let retains = !current._withUnsafeGuaranteedRef { $0.isPinned }
+        if retains { _ = current.retain() }
+        waiting = current
+        waitingIsRetained = retains
+        defer { clearWaiting() }
         try hub.switchToHub()
+    }
+
+    private func clearWaiting() {
+        guard let greenlet = waiting else { return }
+        waiting = nil
+        if waitingIsRetained { greenlet.release() }
     }
 
     /// From the hub: resumes the waiting greenlet (or keeps the wake-up for ``wait()``).
@@ -50,9 +68,10 @@ final class Waiter {
             early = .woken
             return
         }
-        waiting = nil
         do {
-            try greenlet.resumeDiscardingValue()
+            // The waiting greenlet clears `waiting` (and releases it) when it resumes, so it is
+            // alive for the switch.
+            try greenlet._withUnsafeGuaranteedRef { try $0.resumeDiscardingValue() }
         } catch {
             hub.errorHandler(error, "waiter")
         }
@@ -64,13 +83,18 @@ final class Waiter {
             early = .failed(error)
             return
         }
-        waiting = nil
         do {
-            try greenlet.throwInto(error)
+            _ = try greenlet._withUnsafeGuaranteedRef { try $0.throwInto(error) }
         } catch {
             hub.errorHandler(error, "waiter")
         }
     }
+
+    /// Leaves `value` for the owner (see ``takeHanded()``).
+    func hand(_ value: Any?) { handed = .some(value) }
+
+    /// What was handed to this waiter, if anything; clears it.
+    func takeHanded() -> Any?? { handed.take() }
 
     /// From any greenlet: wakes the waiter from the hub at the next iteration.
     func wakeSoon() {
