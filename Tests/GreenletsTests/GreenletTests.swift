@@ -58,6 +58,28 @@ struct GreenletTests {
         #expect(try outer.value() as? String == "inner done")
     }
 
+    @Test("resume() hands control without a value: it starts, resumes, drops values and still throws")
+    func resumeHandsControl() throws {
+        let main = Greenlet.current
+        var steps: [String] = []
+        let partner = try Greenlet { first in
+            steps.append("started with \(first == nil ? "nothing" : "a value")")
+            try main.switchInto("dropped")
+            steps.append("resumed")
+            try main.resume()
+            throw Boom()
+        }
+        try partner.resume()
+        #expect(steps == ["started with nothing"])
+        try partner.resume()
+        #expect(steps == ["started with nothing", "resumed"])
+        #expect(throws: Boom.self) { try partner.resume() }
+        #expect(partner.isDead)
+        // A dead greenlet's switch goes to its parent: here, the main greenlet itself.
+        try partner.resume()
+        #expect(Greenlet.current === main)
+    }
+
     @Test("a body's error is thrown in its parent, and kept as the outcome")
     func errorToParent() throws {
         let failing = try Greenlet { _ in throw Boom() }

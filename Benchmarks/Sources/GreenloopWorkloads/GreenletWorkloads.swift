@@ -18,13 +18,13 @@ func nanoseconds(_ body: () throws -> Void) rethrows -> Double {
 func greenletSwitchNanoseconds(count: Int) throws -> Double {
     let main = Greenlet.current
     let partner = try Greenlet { _ in
-        while true { try main.switchInto() }
+        while true { try main.resume() }
     }
     try partner.switchInto()
     let total = try nanoseconds {
         var remaining = count / 2
         while remaining > 0 {
-            try partner.switchInto()
+            try partner.resume()
             remaining -= 1
         }
     }

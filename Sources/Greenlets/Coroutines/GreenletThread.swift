@@ -26,6 +26,9 @@ final class GreenletThread {
     // Unchecked exclusivity: one thread, and no access stays open across a switch.
     @exclusivity(unchecked) var hub: Hub?
     private var pools: [Int: StackPool] = [:]
+    /// The pool asked for last, and the size it was asked for: nearly every greenlet of a
+    /// thread has the same stack size, and hashing it cost more than a switch.
+    @exclusivity(unchecked) private var lastPool: (size: Int, pool: StackPool)?
 
     private init() {
         threadID = greenloop_thread_id()
@@ -110,9 +113,10 @@ final class GreenletThread {
 
     /// The pool for stacks of `size` bytes.
     func pool(forStackSize size: Int) -> StackPool {
-        if let pool = pools[size] { return pool }
-        let pool = StackPool(stackSize: size)
+        if let last = lastPool, last.size == size { return last.pool }
+        let pool = pools[size] ?? StackPool(stackSize: size)
         pools[size] = pool
+        lastPool = (size, pool)
         return pool
     }
 

@@ -35,9 +35,10 @@ final class StackPool {
     private let slabCount: Int
     private let hotCount: Int
     private var slabs: [UnsafeMutableRawPointer] = []
-    private var free: [UnsafeMutableRawPointer] = []
+    // Unchecked exclusivity (here and below): one thread, and no access stays open across a call.
+    @exclusivity(unchecked) private var free: [UnsafeMutableRawPointer] = []
     /// Free stacks whose pages were given back; reused after the hot ones.
-    private var cold: [UnsafeMutableRawPointer] = []
+    @exclusivity(unchecked) private var cold: [UnsafeMutableRawPointer] = []
 
     /// Whether guard pages are installed inside one mapping (false: `mprotect` fallback).
     private(set) var usesGuardInstall = true

@@ -32,7 +32,8 @@ public final class Hub {
     /// Spawned greenlets that have not ended: the hub keeps them alive, as gevent's loop keeps
     /// the greenlets its watchers will resume. Each knows its index, so that joining and leaving
     /// are O(1) with no hashing (a dictionary here cost 12% of a spawn+join).
-    private var live: [any Killable] = []
+    // Unchecked exclusivity: see Waiter.
+    @exclusivity(unchecked) private var live: [any Killable] = []
 
     func admitLive(_ member: any Killable) {
         member.liveIndex = live.count
@@ -155,7 +156,7 @@ public final class Hub {
         guard GreenletThread.runningOnCallingThread.toOpaque() != hubGreenlet.toOpaque() else {
             throw HubError.blockingInHub
         }
-        try hubGreenlet._withUnsafeGuaranteedRef { try $0.resumeDiscardingValue() }
+        try hubGreenlet._withUnsafeGuaranteedRef { try $0.resume() }
     }
 
     /// Suspends the current greenlet until the greenlets and callbacks that were ready before it
@@ -172,7 +173,7 @@ public final class Hub {
         // ended with a throw then resumes nothing.
         defer { hot.pointee.yieldTicket = ticket &+ 1 }
         ready.append(.yielded(current.retain(), ticket))
-        try hubGreenlet._withUnsafeGuaranteedRef { try $0.resumeDiscardingValue() }
+        try hubGreenlet._withUnsafeGuaranteedRef { try $0.resume() }
     }
 
     /// How long greenlets that only yield (`sleep(.zero)`) may run before the loop polls I/O
@@ -215,6 +216,13 @@ public final class Hub {
     @usableFromInline
     func schedule(_ body: @escaping () throws -> Void) {
         ready.append(.call(body))
+    }
+
+    /// Starts `greenlet` from the hub, in order with the other ready greenlets and callbacks,
+    /// unless it has started or died by then.
+    @usableFromInline
+    func scheduleStart(_ greenlet: Greenlet) {
+        ready.append(.start(greenlet))
     }
 
     /// Wakes `waiter` from the hub, in order with the other ready greenlets and callbacks.

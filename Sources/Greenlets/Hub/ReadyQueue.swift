@@ -15,6 +15,8 @@ final class ReadyQueue {
         /// A greenlet in ``Hub/yieldCurrent()``, retained by hand (one reference count operation
         /// where an enum payload cost three), and the yield ticket it had when it yielded.
         case yielded(Unmanaged<Greenlet>, UInt32)
+        /// A greenlet to start (``Hub/scheduleStart(_:)``).
+        case start(Greenlet)
         case call(() throws -> Void)
     }
 
@@ -60,7 +62,7 @@ final class ReadyQueue {
     private func resumeYielded(_ greenlet: Greenlet, ticket: UInt32) {
         guard greenlet.hot.pointee.yieldTicket == ticket else { return }
         do {
-            try greenlet.resumeDiscardingValue()
+            try greenlet.resume()
         } catch {
             hub!.errorHandler(error, "hub")
         }
@@ -78,6 +80,9 @@ final class ReadyQueue {
             case .yielded(let greenlet, let ticket):
                 greenlet._withUnsafeGuaranteedRef { resumeYielded($0, ticket: ticket) }
                 greenlet.release()
+            case .start(let greenlet):
+                guard !greenlet.isStarted else { break }
+                do { _ = try greenlet.switchIntoGenerally(nil) } catch { hub!.errorHandler(error, "hub") }
             case .call(let body):
                 do { try body() } catch { hub!.errorHandler(error, "hub") }
             }

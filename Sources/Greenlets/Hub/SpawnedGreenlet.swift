@@ -7,26 +7,29 @@ import GreenloopCore
 /// that escapes it is reported once to ``Hub/errorHandler`` (``GreenletExit`` is not an error).
 public final class SpawnedGreenlet<Value> {
     /// The greenlet that runs the body.
-    public private(set) var greenlet: Greenlet!
+    // Unchecked exclusivity (here and below): see Waiter.
+    @exclusivity(unchecked) public private(set) var greenlet: Greenlet!
     private unowned let hub: Hub
     /// How the body ended, once it has.
-    public private(set) var result: Result<Value, any Error>?
-    private var joiners: [Waiter] = []
-    private var links: [(SpawnedGreenlet<Value>) -> Void] = []
+    @exclusivity(unchecked) public private(set) var result: Result<Value, any Error>?
+    @exclusivity(unchecked) private var joiners: [Waiter] = []
+    @exclusivity(unchecked) private var links: [(SpawnedGreenlet<Value>) -> Void] = []
     /// See ``Killable/liveIndex``.
-    var liveIndex = -1
+    @exclusivity(unchecked) var liveIndex = -1
+
+    /// What the greenlet runs; `nil` once it has started (or was killed first).
+    @exclusivity(unchecked) private var body: (() throws -> Value)?
 
     @usableFromInline
     init(hub: Hub, stackSize: Int, body: @escaping () throws -> Value) throws {
         self.hub = hub
-        greenlet = try Greenlet(stackSize: stackSize, parent: hub.greenlet) { [unowned self] _ in
-            self.run(body)
-            return nil
-        }
+        self.body = body
+        greenlet = try Greenlet(stackSize: stackSize, parent: hub.greenlet, runner: self)
         hub.admitLive(self)
     }
 
-    private func run(_ body: () throws -> Value) {
+    func runInGreenlet() {
+        guard let body = body.take() else { return }
         let outcome: Result<Value, any Error>
         do {
             outcome = .success(try body())
@@ -81,6 +84,8 @@ public final class SpawnedGreenlet<Value> {
         guard result == nil else { return }
         if !greenlet.isStarted {
             // It will never run: record the end now.
+            body = nil
+            greenlet.finish(with: .failure(error))
             result = .failure(error)
             let joiners = self.joiners
             self.joiners = []
@@ -116,9 +121,7 @@ public func spawn<Value>(stackSize: Int? = nil, _ body: @escaping () throws -> V
     // cache, instead of asking the runtime for it (an eighth of a spawn).
     let hub = try Hub.current()
     let spawned = try SpawnedGreenlet(hub: hub, stackSize: stackSize ?? hub.defaultStackSize, body: body)
-    hub.schedule { [spawned] in
-        if spawned.result == nil { _ = try spawned.greenlet.switchInto() }
-    }
+    hub.scheduleStart(spawned.greenlet)
     return spawned
 }
 
@@ -146,6 +149,8 @@ public func killAll<Value>(_ greenlets: [SpawnedGreenlet<Value>], block: Bool = 
     for greenlet in greenlets { try greenlet.kill(block: false) }
     if block { try joinAll(greenlets, timeout: timeout) }
 }
+
+extension SpawnedGreenlet: GreenletRunner {}
 
 extension SpawnedGreenlet: Killable {
     var greenletToPin: Greenlet { greenlet }

@@ -71,7 +71,7 @@ final class Waiter {
         do {
             // The waiting greenlet clears `waiting` (and releases it) when it resumes, so it is
             // alive for the switch.
-            try greenlet._withUnsafeGuaranteedRef { try $0.resumeDiscardingValue() }
+            try greenlet._withUnsafeGuaranteedRef { try $0.resume() }
         } catch {
             hub.errorHandler(error, "waiter")
         }
