@@ -82,10 +82,20 @@ public final class Greenlet {
     ///     parent.
     /// - Throws: ``GreenletError/stackTooSmall(_:)``, ``GreenletError/invalidParent(_:)`` for a
     ///   parent of another thread.
-    public init(
+    public convenience init(
         stackSize: Int = Greenlet.defaultStackSize, parent: Greenlet? = nil,
         _ body: @escaping (Any?) throws -> Any?
     ) throws(GreenletError) {
+        try self.init(stackSize: stackSize, parent: parent, body: .closure(body))
+    }
+
+    /// Makes a greenlet, child of `parent`, that runs `runner` (which owns it) when first
+    /// switched into: a spawned greenlet's body costs no closure of its own.
+    convenience init(stackSize: Int, parent: Greenlet, runner: any GreenletRunner) throws(GreenletError) {
+        try self.init(stackSize: stackSize, parent: parent, body: .runner(UnownedRunner(object: runner)))
+    }
+
+    private init(stackSize: Int, parent: Greenlet?, body: Body) throws(GreenletError) {
         guard stackSize >= Greenlet.minimumStackSize else { throw .stackTooSmall(stackSize) }
         let thread = GreenletThread.forCallingThread
         if let parent, parent.home !== thread {
@@ -96,25 +106,8 @@ public final class Greenlet {
         homeAddress = thread.address
         (hot, fiber) = Greenlet.allocateState(.notStarted)
         self.stackSize = stackSize
-        self.body = .closure(body)
+        self.body = body
         self.parent = parent ?? thread.current
-    }
-
-    /// Makes a greenlet, child of `parent`, that runs `runner` (which owns it) when first
-    /// switched into: a spawned greenlet's body costs no closure of its own.
-    init(stackSize: Int, parent: Greenlet, runner: any GreenletRunner) throws(GreenletError) {
-        guard stackSize >= Greenlet.minimumStackSize else { throw .stackTooSmall(stackSize) }
-        let thread = GreenletThread.forCallingThread
-        guard parent.home === thread else {
-            throw .invalidParent("the parent belongs to thread \(parent.home.threadID), this greenlet to thread \(thread.threadID)")
-        }
-        home = thread
-        retainedHome = thread
-        homeAddress = thread.address
-        (hot, fiber) = Greenlet.allocateState(.notStarted)
-        self.stackSize = stackSize
-        self.body = .runner(UnownedRunner(object: runner))
-        self.parent = parent
     }
 
     /// The main greenlet of `thread`: its own stack, already running.
