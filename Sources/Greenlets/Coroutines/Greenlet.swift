@@ -71,7 +71,8 @@ public final class Greenlet {
     @exclusivity(unchecked) public private(set) var parent: Greenlet?
     /// How the body ended, once the greenlet is dead: its value, or its error (``GreenletExit``
     /// included).
-    @exclusivity(unchecked) public private(set) var outcome: Result<Any?, any Error>?
+    public var outcome: Result<Any?, any Error>? { ending?.result }
+    @exclusivity(unchecked) private var ending: Ending?
 
     /// Makes a greenlet that will run `body` when first switched into; it does not run yet.
     ///
@@ -195,8 +196,8 @@ public final class Greenlet {
 
     /// The body's value once dead; rethrows its error (``GreenletExit`` gives `nil`).
     public func value() throws -> Any? {
-        guard let outcome else { return nil }
-        let (value, error) = Greenlet.delivery(of: outcome)
+        guard let ending else { return nil }
+        let (value, error) = ending.delivery
         if let error { throw error }
         return value
     }
@@ -323,8 +324,9 @@ public final class Greenlet {
         guard state == .notStarted else {
             return try Greenlet.suspendCurrent(switchingTo: liveSelfOrAncestor, nil, error, on: thread)
         }
-        finish(with: .failure(error))
-        let (value, failure) = Greenlet.delivery(of: .failure(error))
+        let ending = Ending.threw(error)
+        finish(with: ending)
+        let (value, failure) = ending.delivery
         return try Greenlet.suspendCurrent(switchingTo: parent!.liveSelfOrAncestor, value, failure, on: thread)
     }
 
@@ -421,20 +423,10 @@ public final class Greenlet {
     }
 
     /// Records the end of the body.
-    func finish(with outcome: Result<Any?, any Error>) {
+    func finish(with ending: Ending) {
         state = .dead
         body = nil
-        self.outcome = outcome
-    }
-
-    /// What a parent receives when a child ends with `outcome`: its value, or its error
-    /// (``GreenletExit`` is not an error: `nil`).
-    static func delivery(of outcome: Result<Any?, any Error>) -> (Any?, (any Error)?) {
-        switch outcome {
-        case .success(let value): return (value, nil)
-        case .failure(let error) where error is GreenletExit: return (nil, nil)
-        case .failure(let error): return (nil, error)
-        }
+        self.ending = ending
     }
 
     /// What a greenlet runs.
@@ -449,9 +441,9 @@ public final class Greenlet {
     }
 
     /// Moves the body and the first message out of the greenlet, for its entry frame.
-    func takeStart() -> (body: Body?, first: Result<Any?, any Error>) {
-        let first: Result<Any?, any Error>
-        do { first = .success(try hot.pointee.takeMessage()) } catch { first = .failure(error) }
+    func takeStart() -> (body: Body?, first: Ending) {
+        let first: Ending
+        do { first = Ending(try hot.pointee.takeMessage()) } catch { first = .threw(error) }
         let start = (body, first)
         body = nil
         return start
@@ -544,13 +536,13 @@ private func greenletMain(_ transfer: greenloop_transfer_t) -> FinalJump {
     Greenlet.resumed(by: transfer)
     // No reference to the greenlet may live in this frame while the body runs: a suspended
     // greenlet's own stack must not keep it alive, or dropping it could never unwind it.
-    let outcome = runBody(startingGreenlet())
+    let ending = runBody(startingGreenlet())
     // Running again on this stack means this greenlet is the current one.
     let thread = GreenletThread.forCallingThread
     let me: Greenlet = thread.current
-    me.finish(with: outcome)
+    let (value, error) = ending.delivery
+    me.finish(with: ending)
     let receiver = me.parent!.liveSelfOrAncestor
-    let (value, error) = Greenlet.delivery(of: outcome)
     receiver.hand(value, error)
     receiver.state = .running
     let destination = receiver.hot.pointee.context!
@@ -561,26 +553,27 @@ private func greenletMain(_ transfer: greenloop_transfer_t) -> FinalJump {
 }
 
 @inline(never)
-private func startingGreenlet() -> (body: Greenlet.Body?, first: Result<Any?, any Error>) {
+private func startingGreenlet() -> (body: Greenlet.Body?, first: Ending) {
     GreenletThread.forCallingThread.current.takeStart()
 }
 
 @inline(never)
-private func runBody(_ start: (body: Greenlet.Body?, first: Result<Any?, any Error>)) -> Result<Any?, any Error> {
-    guard let body = start.body else { return .success(nil) }
+private func runBody(_ start: (body: Greenlet.Body?, first: Ending)) -> Ending {
+    guard let body = start.body else { return .returnedNothing }
+    let first: Any?
     switch start.first {
-    case .success(let first):
-        switch body {
-        case .closure(let closure):
-            do { return .success(try closure(first)) } catch { return .failure(error) }
-        case .runner(let runner):
-            // A strong reference for the run: the runner keeps its own outcome.
-            let object = runner.object
-            object.runInGreenlet()
-            return .success(nil)
-        }
-    case .failure(let error):
-        return .failure(error)
+    case .returnedNothing: first = nil
+    case .returned(let value): first = value
+    case .threw(let error): return .threw(error)
+    }
+    switch body {
+    case .closure(let closure):
+        do { return Ending(try closure(first)) } catch { return .threw(error) }
+    case .runner(let runner):
+        // A strong reference for the run: the runner keeps its own outcome.
+        let object = runner.object
+        object.runInGreenlet()
+        return .returnedNothing
     }
 }
 

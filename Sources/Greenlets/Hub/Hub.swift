@@ -33,18 +33,18 @@ public final class Hub {
     /// the greenlets its watchers will resume. Each knows its index, so that joining and leaving
     /// are O(1) with no hashing (a dictionary here cost 12% of a spawn+join).
     // Unchecked exclusivity: see Waiter.
-    @exclusivity(unchecked) private var live: [any Killable] = []
+    @exclusivity(unchecked) private var live: [AnySpawnedGreenlet] = []
 
-    func admitLive(_ member: any Killable) {
+    func admitLive(_ member: AnySpawnedGreenlet) {
         member.liveIndex = live.count
         live.append(member)
-        member.greenletToPin.pin()
+        member.greenlet.pin()
     }
 
-    func dismissLive(_ member: any Killable) {
+    func dismissLive(_ member: AnySpawnedGreenlet) {
         let index = member.liveIndex
         guard index >= 0, index < live.count, live[index] === member else { return }
-        member.greenletToPin.unpin()
+        member.greenlet.unpin()
         let last = live.removeLast()
         if index < live.count {
             live[index] = last
@@ -131,10 +131,10 @@ public final class Hub {
         }
         guard !isDestroyed else { return }
         let survivors = live
-        for survivor in survivors { try survivor.killQuietly() }
+        for survivor in survivors { try survivor.kill(block: false) }
         if !survivors.isEmpty {
             _ = try? completes(within: timeout) {
-                for survivor in survivors { try survivor.joinQuietly() }
+                for survivor in survivors { try survivor.join() }
             }
         }
         isDestroyed = true
@@ -263,14 +263,4 @@ public enum HubError: Error, Hashable, Sendable, CustomStringConvertible {
             return "destroy() must be called from the thread's main greenlet"
         }
     }
-}
-
-/// What the hub and a ``Group`` need of a spawned greenlet, whatever its value type.
-protocol Killable: AnyObject {
-    /// Where it is in the hub's list of live greenlets; -1 when not there.
-    var liveIndex: Int { get set }
-    /// The greenlet the hub pins while it keeps this alive.
-    var greenletToPin: Greenlet { get }
-    func killQuietly() throws
-    func joinQuietly() throws
 }

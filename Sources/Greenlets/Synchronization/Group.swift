@@ -1,7 +1,7 @@
 /// A set of spawned greenlets managed together (gevent's `Group`): spawn into it, join them all,
 /// kill them all. A greenlet leaves the group when it ends.
 public class Group {
-    private var members: [ObjectIdentifier: any Killable] = [:]
+    private var members: [ObjectIdentifier: AnySpawnedGreenlet] = [:]
     private let emptied = Event()
 
     /// An empty group.
@@ -20,12 +20,12 @@ public class Group {
     }
 
     /// Adds a greenlet spawned elsewhere.
-    public func add<Value>(_ greenlet: SpawnedGreenlet<Value>) {
+    public func add(_ greenlet: AnySpawnedGreenlet) {
         guard !greenlet.isReady else { return }
         let id = ObjectIdentifier(greenlet)
         members[id] = greenlet
         emptied.clear()
-        greenlet.link { [weak self] _ in self?.remove(id) }
+        greenlet.addLink { [weak self] in self?.remove(id) }
     }
 
     /// Waits until every greenlet in the group has ended, at most `timeout`.
@@ -38,7 +38,7 @@ public class Group {
 
     /// Kills every greenlet in the group; with `block`, waits for them (at most `timeout`).
     public func killAll(block: Bool = true, timeout: Duration? = nil) throws {
-        for member in members.values { try member.killQuietly() }
+        for member in members.values { try member.kill(block: false) }
         if block { try join(timeout: timeout) }
     }
 

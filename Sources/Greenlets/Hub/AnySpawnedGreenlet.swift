@@ -1,0 +1,141 @@
+/// A greenlet started with ``spawn(stackSize:_:)``, whatever its value type: what the hub,
+/// ``Group``, ``joinAll(_:timeout:)`` and ``killAll(_:block:timeout:)`` work with. Every spawned
+/// greenlet is a ``SpawnedGreenlet``, which adds its typed value.
+///
+/// It starts at the hub's next loop iteration, runs as the hub's child, and is kept alive by the
+/// hub until it ends: dropping the handle does not stop it. Its outcome is kept; an error that
+/// escapes it is reported once to ``Hub/errorHandler`` (``GreenletExit`` is not an error).
+///
+/// The machinery lives here, not in the generic class, so that starting, running and ending a
+/// greenlet runs no generic code the runtime must look types up for.
+public class AnySpawnedGreenlet {
+    /// The greenlet that runs the body.
+    // Unchecked exclusivity (here and below): one thread, and no access stays open across a
+    // switch (see Waiter).
+    @exclusivity(unchecked) public private(set) var greenlet: Greenlet!
+    unowned let hub: Hub
+    /// How the body ended, once it has: its value (boxed) or its error.
+    @exclusivity(unchecked) private(set) var outcome: Ending?
+    @exclusivity(unchecked) private var joiners: [Waiter] = []
+    @exclusivity(unchecked) private var links: [() -> Void] = []
+    /// Where it is in the hub's list of live greenlets; -1 when not there.
+    @exclusivity(unchecked) var liveIndex = -1
+
+    /// Only ``SpawnedGreenlet`` makes one.
+    init(hub: Hub, stackSize: Int) throws {
+        self.hub = hub
+        greenlet = try Greenlet(stackSize: stackSize, parent: hub.greenlet, runner: self)
+        hub.admitLive(self)
+    }
+
+    /// Runs the body and returns its value, boxed; the body is released first. Overridden by
+    /// ``SpawnedGreenlet``, the only subclass.
+    func runBody() throws -> Any {
+        preconditionFailure("SpawnedGreenlet overrides runBody()")
+    }
+
+    /// Releases the body, which will never run. Overridden by ``SpawnedGreenlet``.
+    func discardBody() {}
+
+    /// Whether the body has ended.
+    public var isReady: Bool { outcome != nil }
+
+    /// The error the body ended with (``GreenletExit`` when it was killed); `nil` while it runs
+    /// and when it returned a value.
+    public var error: (any Error)? {
+        guard case .threw(let error)? = outcome else { return nil }
+        return error
+    }
+
+    /// Waits until the body ends, at most `timeout`.
+    ///
+    /// - Returns: whether it ended.
+    @discardableResult
+    public func join(timeout: Duration? = nil) throws -> Bool {
+        guard outcome == nil else { return true }
+        let waiter = hub.takeWaiter()
+        joiners.append(waiter)
+        defer { joiners.removeAll { $0 === waiter } }
+        guard try completes(within: timeout, { try waiter.wait() }) else { return false }
+        hub.recycle(waiter)
+        return outcome != nil
+    }
+
+    /// Raises `error` in the greenlet where it waits, so that it unwinds (its `defer` blocks run
+    /// and its watchers stop). One that has not started never runs.
+    ///
+    /// - Parameters:
+    ///   - block: wait until it has ended.
+    ///   - timeout: with `block`, the longest wait.
+    public func kill(_ error: any Error = GreenletExit(), block: Bool = true, timeout: Duration? = nil) throws {
+        guard outcome == nil else { return }
+        if !greenlet.isStarted {
+            // It will never run: record the end now.
+            discardBody()
+            greenlet.finish(with: .threw(error))
+            end(with: .threw(error))
+            return
+        }
+        hub.schedule { [weak self] in
+            guard let self, self.outcome == nil, !self.greenlet.isDead else { return }
+            _ = try self.greenlet.throwInto(error)
+        }
+        if block { try join(timeout: timeout) }
+    }
+
+    /// Calls `callback` in the hub once the body has ended; at the next iteration if it has.
+    func addLink(_ callback: @escaping () -> Void) {
+        if outcome != nil {
+            hub.schedule(callback)
+        } else {
+            links.append(callback)
+        }
+    }
+
+    /// Records the outcome, wakes the joiners, schedules the links, and leaves the hub's list.
+    private func end(with outcome: Ending) {
+        self.outcome = outcome
+        if !joiners.isEmpty {
+            let joiners = self.joiners
+            self.joiners = []
+            for waiter in joiners { waiter.wakeSoon() }
+        }
+        if !links.isEmpty {
+            let links = self.links
+            self.links = []
+            hub.schedule { links.forEach { $0() } }
+        }
+        hub.dismissLive(self)
+    }
+}
+
+extension AnySpawnedGreenlet: GreenletRunner {
+    func runInGreenlet() {
+        let outcome: Ending
+        do {
+            outcome = .returned(try runBody())
+        } catch {
+            outcome = .threw(error)
+            if !(error is GreenletExit) { hub.errorHandler(error, "\(greenlet!)") }
+        }
+        // The joiners wake and the links run from the hub: this greenlet is about to end.
+        end(with: outcome)
+    }
+}
+
+/// Waits for every greenlet in `greenlets` to end, at most `timeout` in all.
+///
+/// - Returns: whether all ended.
+@discardableResult
+public func joinAll(_ greenlets: [AnySpawnedGreenlet], timeout: Duration? = nil) throws -> Bool {
+    try completes(within: timeout) {
+        for greenlet in greenlets { try greenlet.join() }
+    }
+}
+
+/// Kills every greenlet in `greenlets` (see ``AnySpawnedGreenlet/kill(_:block:timeout:)``), then,
+/// with `block`, waits for them all.
+public func killAll(_ greenlets: [AnySpawnedGreenlet], block: Bool = true, timeout: Duration? = nil) throws {
+    for greenlet in greenlets { try greenlet.kill(block: false) }
+    if block { try joinAll(greenlets, timeout: timeout) }
+}
