@@ -55,7 +55,7 @@ struct GreenletTests {
         #expect(seen == [ObjectIdentifier(outer), ObjectIdentifier(inner!)])
         #expect(outer.parent === Greenlet.main)
         #expect(outer.isDead && inner!.isDead)
-        #expect(try outer.value() as? String == "inner done")
+        #expect(try outer.outcome?.get() as? String == "inner done")
     }
 
     @Test("resume() hands control without a value: it starts, resumes, drops values and still throws")
@@ -85,7 +85,7 @@ struct GreenletTests {
         let failing = try Greenlet { _ in throw Boom() }
         #expect(throws: Boom.self) { try failing.switchInto() }
         #expect(failing.isDead)
-        #expect(throws: Boom.self) { try failing.value() }
+        #expect(throws: Boom.self) { try failing.outcome?.get() }
     }
 
     @Test("switching to a dead greenlet goes to its parent")

@@ -236,11 +236,11 @@ struct HubTests {
     @Test("stack sizes: per greenlet, per hub, and too small is refused", arguments: allBackends)
     func stackSizes(backend: Backend) throws {
         try withHub(backend) { hub in
-            #expect(try spawn { 1 }.greenlet.stackSize == Greenlet.defaultStackSize)
-            #expect(try spawn(stackSize: 64 * 1024) { 1 }.greenlet.stackSize == 64 * 1024)
+            #expect(try spawn { 1 }.stackSize == Greenlet.defaultStackSize)
+            #expect(try spawn(stackSize: 64 * 1024) { 1 }.stackSize == 64 * 1024)
             hub.defaultStackSize = 128 * 1024
             let sized = try spawn { 2 }
-            #expect(sized.greenlet.stackSize == 128 * 1024)
+            #expect(sized.stackSize == 128 * 1024)
             #expect(try sized.value() == 2)
             hub.defaultStackSize = 1024
             #expect(throws: GreenletError.stackTooSmall(1024)) { try spawn { 3 } }

@@ -38,7 +38,7 @@ import Glibc
 ///
 /// **Threads.** A greenlet belongs to the thread that made it; using it from another thread
 /// throws ``GreenletError/wrongThread(operation:greenletThread:callingThread:)``.
-public final class Greenlet {
+public class Greenlet {
     /// The stack size of a greenlet made without one: 256 KiB of address space, of which only the
     /// pages touched cost memory (a few KiB for most greenlets).
     public static let defaultStackSize = 256 * 1024
@@ -63,16 +63,17 @@ public final class Greenlet {
     @usableFromInline let fiber: UnsafeMutablePointer<greenloop_fiber_t>
     // Unchecked exclusivity (here and below): one thread, and no access stays open across a
     // switch; the dynamic checks were a tenth of a spawn+join.
-    @exclusivity(unchecked) private var stack: GreenletStack?
+    @exclusivity(unchecked) private final var stack: GreenletStack?
     /// The stack size asked for.
     public let stackSize: Int
-    @exclusivity(unchecked) private var body: Body?
+    @exclusivity(unchecked) private final var body: Body?
     /// Where the body's value or error goes when it ends; `nil` only for a main greenlet.
-    @exclusivity(unchecked) public private(set) var parent: Greenlet?
+    @exclusivity(unchecked) public private(set) final var parent: Greenlet?
     /// How the body ended, once the greenlet is dead: its value, or its error (``GreenletExit``
     /// included).
-    public var outcome: Result<Any?, any Error>? { ending?.result }
-    @exclusivity(unchecked) private var ending: Ending?
+    public final var outcome: Result<Any?, any Error>? { ending?.result }
+    /// How the body ended; for a spawned greenlet, the body `spawn` was given.
+    @exclusivity(unchecked) private(set) final var ending: Ending?
 
     /// Makes a greenlet that will run `body` when first switched into; it does not run yet.
     ///
@@ -90,13 +91,9 @@ public final class Greenlet {
         try self.init(stackSize: stackSize, parent: parent, body: .closure(body))
     }
 
-    /// Makes a greenlet, child of `parent`, that runs `runner` (which owns it) when first
-    /// switched into: a spawned greenlet's body costs no closure of its own.
-    convenience init(stackSize: Int, parent: Greenlet, runner: any GreenletRunner) throws(GreenletError) {
-        try self.init(stackSize: stackSize, parent: parent, body: .runner(UnownedRunner(object: runner)))
-    }
-
-    private init(stackSize: Int, parent: Greenlet?, body: Body) throws(GreenletError) {
+    /// Makes a greenlet that runs `body` when first switched into; `.overridden` for a subclass
+    /// (``AnySpawnedGreenlet``), whose ``runWithoutClosure()`` is the body.
+    init(stackSize: Int, parent: Greenlet?, body: Body) throws(GreenletError) {
         guard stackSize >= Greenlet.minimumStackSize else { throw .stackTooSmall(stackSize) }
         let thread = GreenletThread.forCallingThread
         if let parent, parent.home !== thread {
@@ -152,7 +149,7 @@ public final class Greenlet {
         return (hot, fiber)
     }
 
-    var state: State {
+    final var state: State {
         @inline(__always) get { hot.pointee.state }
         @inline(__always) set { hot.pointee.state = newValue }
     }
@@ -163,13 +160,13 @@ public final class Greenlet {
     /// Whether something other than the thread keeps this greenlet alive while it runs (see
     /// ``pin()``).
     @inlinable
-    var isPinned: Bool { @inline(__always) get { hot.pointee.isPinned } }
+    final var isPinned: Bool { @inline(__always) get { hot.pointee.isPinned } }
 
     /// Declares that the caller keeps a strong reference to this greenlet until ``unpin()``, so
     /// that the thread need not retain it while it runs: switches to and from a pinned greenlet
     /// count no references. The main greenlet (owned by its thread), a hub's greenlet (owned by
     /// the hub) and a live spawned greenlet (owned by the hub's live list) are pinned.
-    func pin() {
+    final func pin() {
         guard !isPinned else { return }
         hot.pointee.isPinned = true
         // Running now: the thread holds a reference the pinner's makes redundant.
@@ -177,7 +174,7 @@ public final class Greenlet {
     }
 
     /// Ends ``pin()``: call before the pinner drops its reference.
-    func unpin() {
+    final func unpin() {
         guard isPinned else { return }
         hot.pointee.isPinned = false
         // Running now: from here on the thread keeps it alive.
@@ -188,25 +185,17 @@ public final class Greenlet {
     public static var main: Greenlet { GreenletThread.forCallingThread.main }
 
     /// Whether the body has ended (returned or thrown).
-    public var isDead: Bool { state == .dead }
+    public final var isDead: Bool { state == .dead }
     /// Whether the greenlet has been switched into at least once (or is a main greenlet).
-    public var isStarted: Bool { state != .notStarted }
+    public final var isStarted: Bool { state != .notStarted }
     /// Whether this is a thread's main greenlet.
-    public var isMain: Bool { stackSize == 0 }
-
-    /// The body's value once dead; rethrows its error (``GreenletExit`` gives `nil`).
-    public func value() throws -> Any? {
-        guard let ending else { return nil }
-        let (value, error) = ending.delivery
-        if let error { throw error }
-        return value
-    }
+    public final var isMain: Bool { stackSize == 0 }
 
     /// Changes the parent.
     ///
     /// - Throws: ``GreenletError/invalidParent(_:)`` for a parent of another thread, one that
     ///   would make a cycle, or a main greenlet (which has none).
-    public func setParent(_ newParent: Greenlet) throws(GreenletError) {
+    public final func setParent(_ newParent: Greenlet) throws(GreenletError) {
         guard !isMain else { throw .invalidParent("a main greenlet has no parent") }
         guard newParent.home === home else {
             throw .invalidParent("the parent belongs to thread \(newParent.home.threadID), this greenlet to thread \(home.threadID)")
@@ -232,7 +221,7 @@ public final class Greenlet {
     ///   ``throwInto(_:)``, or by a child greenlet whose body threw);
     ///   ``GreenletError/wrongThread(operation:greenletThread:callingThread:)``.
     @discardableResult
-    public func switchInto(_ value: Any?) throws -> Any? {
+    public final func switchInto(_ value: Any?) throws -> Any? {
         try switchIntoGenerally(value)
     }
 
@@ -247,7 +236,7 @@ public final class Greenlet {
     /// - Throws: as ``switchInto(_:)``.
     @inlinable @inline(__always)
     @discardableResult
-    public func switchInto() throws -> Any? {
+    public final func switchInto() throws -> Any? {
         // The common case: a suspended greenlet of the calling thread. Everything else (a first
         // start, a dead target, another thread) takes the general path.
         if let thread = fastSwitchThread {
@@ -259,7 +248,7 @@ public final class Greenlet {
     /// The calling thread's state when this greenlet can take the fast switch (it is suspended
     /// and belongs to the calling thread); `nil` when the general path must decide.
     @inlinable
-    var fastSwitchThread: UnsafeMutableRawPointer? {
+    final var fastSwitchThread: UnsafeMutableRawPointer? {
         @inline(__always) get {
             guard let thread = greenloop_thread_state_get(), thread == homeAddress, hot.pointee.state == .suspended
             else { return nil }
@@ -277,7 +266,7 @@ public final class Greenlet {
     ///
     /// - Throws: as ``switchInto(_:)``.
     @inlinable @inline(__always)
-    public func resume() throws {
+    public final func resume() throws {
         if let thread = fastSwitchThread {
             let resumedHot = Greenlet.switchToSuspended(self, thread: thread)
             if resumedHot.pointee.messageKind != .none { _ = try resumedHot.pointee.takeCarriedMessage() }
@@ -287,7 +276,7 @@ public final class Greenlet {
     }
 
     @usableFromInline
-    func switchIntoGenerally(_ value: Any?) throws -> Any? {
+    final func switchIntoGenerally(_ value: Any?) throws -> Any? {
         let thread = try checkThread("switchInto(_:)")
         return try Greenlet.suspendCurrent(switchingTo: liveSelfOrAncestor, value, nil, on: thread)
     }
@@ -319,7 +308,7 @@ public final class Greenlet {
     ///
     /// - Returns: what the greenlet (or its parent) switches back.
     @discardableResult
-    public func throwInto(_ error: any Error = GreenletExit()) throws -> Any? {
+    public final func throwInto(_ error: any Error = GreenletExit()) throws -> Any? {
         let thread = try checkThread("throwInto(_:)")
         guard state == .notStarted else {
             return try Greenlet.suspendCurrent(switchingTo: liveSelfOrAncestor, nil, error, on: thread)
@@ -333,14 +322,14 @@ public final class Greenlet {
     // MARK: Switching
 
     /// This greenlet, or its first ancestor that is not dead.
-    var liveSelfOrAncestor: Greenlet {
+    final var liveSelfOrAncestor: Greenlet {
         var candidate = self
         while candidate.state == .dead, let parent = candidate.parent { candidate = parent }
         return candidate
     }
 
     @inline(__always)
-    private func checkThread(_ operation: @autoclosure () -> String) throws(GreenletError) -> GreenletThread {
+    private final func checkThread(_ operation: @autoclosure () -> String) throws(GreenletError) -> GreenletThread {
         let thread = GreenletThread.forCallingThread
         guard thread.address == homeAddress else {
             throw .wrongThread(operation: operation(), greenletThread: home.threadID, callingThread: thread.threadID)
@@ -379,7 +368,7 @@ public final class Greenlet {
 
     /// Leaves `value` or `error` for this greenlet's next resumption.
     @inline(__always)
-    func hand(_ value: Any?, _ error: (any Error)?) {
+    final func hand(_ value: Any?, _ error: (any Error)?) {
         if let error {
             hot.pointee.messageError = error
             hot.pointee.messageKind = .error
@@ -406,7 +395,7 @@ public final class Greenlet {
         if !jumperHot.pointee.isPinned { jumper.release() }
     }
 
-    private func prepareToStart() throws(GreenletError) {
+    private final func prepareToStart() throws(GreenletError) {
         let stack = try home.pool(forStackSize: stackSize).take()
         self.stack = stack
         fiber.pointee.stack_bottom = UnsafeRawPointer(stack.bottom)
@@ -415,7 +404,7 @@ public final class Greenlet {
         hot.pointee.context = make_fcontext(stack.top, stack.size, greenletEntry)
     }
 
-    private func releaseStack() {
+    private final func releaseStack() {
         guard let stack else { return }
         self.stack = nil
         greenloop_fiber_destroy(fiber)
@@ -423,38 +412,38 @@ public final class Greenlet {
     }
 
     /// Records the end of the body.
-    func finish(with ending: Ending) {
+    final func finish(with ending: Ending) {
         state = .dead
         body = nil
+        // A spawned greenlet recorded its own body's ending already.
+        if self.ending == nil { self.ending = ending }
+    }
+
+    /// Records how a spawned greenlet's body ended, just before the greenlet ends.
+    final func record(_ ending: Ending) {
         self.ending = ending
     }
 
     /// What a greenlet runs.
     enum Body {
         case closure((Any?) throws -> Any?)
-        case runner(UnownedRunner)
+        /// ``runWithoutClosure()``, which a subclass overrides.
+        case overridden
     }
 
-    /// Unowned: the runner owns the greenlet.
-    struct UnownedRunner {
-        unowned let object: any GreenletRunner
-    }
+    /// The body of a greenlet made with `.overridden`: a spawned greenlet's, which keeps its own
+    /// outcome (the greenlet's is `nil` as far as its parent is concerned). Runs on the greenlet's
+    /// stack; the greenlet ends when it returns.
+    func runWithoutClosure() {}
 
     /// Moves the body and the first message out of the greenlet, for its entry frame.
-    func takeStart() -> (body: Body?, first: Ending) {
+    final func takeStart() -> (body: Body?, first: Ending) {
         let first: Ending
         do { first = Ending(try hot.pointee.takeMessage()) } catch { first = .threw(error) }
         let start = (body, first)
         body = nil
         return start
     }
-}
-
-/// What a greenlet made with ``Greenlet/init(stackSize:parent:runner:)`` runs: an object that
-/// owns the greenlet and keeps its own outcome (a ``SpawnedGreenlet``).
-protocol GreenletRunner: AnyObject {
-    /// Runs on the greenlet's stack; the greenlet ends when it returns.
-    func runInGreenlet()
 }
 
 extension Greenlet: CustomStringConvertible {
@@ -569,10 +558,10 @@ private func runBody(_ start: (body: Greenlet.Body?, first: Ending)) -> Ending {
     switch body {
     case .closure(let closure):
         do { return Ending(try closure(first)) } catch { return .threw(error) }
-    case .runner(let runner):
-        // A strong reference for the run: the runner keeps its own outcome.
-        let object = runner.object
-        object.runInGreenlet()
+    case .overridden:
+        // A strong reference for the run: only a spawned greenlet runs this way, and the hub
+        // keeps it alive until it ends anyway.
+        GreenletThread.forCallingThread.current.runWithoutClosure()
         return .returnedNothing
     }
 }

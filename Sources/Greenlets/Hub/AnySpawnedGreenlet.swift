@@ -2,20 +2,18 @@
 /// ``Group``, ``joinAll(_:timeout:)`` and ``killAll(_:block:timeout:)`` work with. Every spawned
 /// greenlet is a ``SpawnedGreenlet``, which adds its typed value.
 ///
-/// It starts at the hub's next loop iteration, runs as the hub's child, and is kept alive by the
-/// hub until it ends: dropping the handle does not stop it. Its outcome is kept; an error that
-/// escapes it is reported once to ``Hub/errorHandler`` (``GreenletExit`` is not an error).
+/// As in gevent, a spawned greenlet *is* a greenlet (one object, one allocation, besides its
+/// switch record): a child of the hub's greenlet, whose body is the closure given to `spawn`.
+/// It starts at the hub's next loop iteration and is kept alive by the hub until it ends:
+/// dropping the handle does not stop it. Its outcome is kept; an error that escapes it is
+/// reported once to ``Hub/errorHandler`` (``GreenletExit`` is not an error).
 ///
 /// The machinery lives here, not in the generic class, so that starting, running and ending a
 /// greenlet runs no generic code the runtime must look types up for.
-public class AnySpawnedGreenlet {
-    /// The greenlet that runs the body.
-    // Unchecked exclusivity (here and below): one thread, and no access stays open across a
-    // switch (see Waiter).
-    @exclusivity(unchecked) public private(set) var greenlet: Greenlet!
-    unowned let hub: Hub
-    /// How the body ended, once it has: its value (boxed) or its error.
-    @exclusivity(unchecked) private(set) var outcome: Ending?
+public class AnySpawnedGreenlet: Greenlet {
+    // Unowned(unsafe): the hub outlives its greenlets (``Hub/destroy(timeout:)`` ends them
+    // first); the checked kind cost a reference count operation per use.
+    unowned(unsafe) let hub: Hub
     @exclusivity(unchecked) private var joiners: [Waiter] = []
     @exclusivity(unchecked) private var links: [() -> Void] = []
     /// Where it is in the hub's list of live greenlets; -1 when not there.
@@ -24,8 +22,21 @@ public class AnySpawnedGreenlet {
     /// Only ``SpawnedGreenlet`` makes one.
     init(hub: Hub, stackSize: Int) throws {
         self.hub = hub
-        greenlet = try Greenlet(stackSize: stackSize, parent: hub.greenlet, runner: self)
+        try super.init(stackSize: stackSize, parent: hub.greenlet, body: .overridden)
         hub.admitLive(self)
+    }
+
+    /// Runs the body on this greenlet's stack and records how it ended.
+    override func runWithoutClosure() {
+        let outcome: Ending
+        do {
+            outcome = .returned(try runBody())
+        } catch {
+            outcome = .threw(error)
+            if !(error is GreenletExit) { hub.errorHandler(error, "\(self)") }
+        }
+        // The joiners wake and the links run from the hub: this greenlet is about to end.
+        end(with: outcome)
     }
 
     /// Runs the body and returns its value, boxed; the body is released first. Overridden by
@@ -38,12 +49,12 @@ public class AnySpawnedGreenlet {
     func discardBody() {}
 
     /// Whether the body has ended.
-    public var isReady: Bool { outcome != nil }
+    public var isReady: Bool { ending != nil }
 
     /// The error the body ended with (``GreenletExit`` when it was killed); `nil` while it runs
     /// and when it returned a value.
     public var error: (any Error)? {
-        guard case .threw(let error)? = outcome else { return nil }
+        guard case .threw(let error)? = ending else { return nil }
         return error
     }
 
@@ -52,13 +63,13 @@ public class AnySpawnedGreenlet {
     /// - Returns: whether it ended.
     @discardableResult
     public func join(timeout: Duration? = nil) throws -> Bool {
-        guard outcome == nil else { return true }
+        guard ending == nil else { return true }
         let waiter = hub.takeWaiter()
         joiners.append(waiter)
         defer { joiners.removeAll { $0 === waiter } }
         guard try completes(within: timeout, { try waiter.wait() }) else { return false }
         hub.recycle(waiter)
-        return outcome != nil
+        return ending != nil
     }
 
     /// Raises `error` in the greenlet where it waits, so that it unwinds (its `defer` blocks run
@@ -68,24 +79,24 @@ public class AnySpawnedGreenlet {
     ///   - block: wait until it has ended.
     ///   - timeout: with `block`, the longest wait.
     public func kill(_ error: any Error = GreenletExit(), block: Bool = true, timeout: Duration? = nil) throws {
-        guard outcome == nil else { return }
-        if !greenlet.isStarted {
+        guard ending == nil else { return }
+        if !isStarted {
             // It will never run: record the end now.
             discardBody()
-            greenlet.finish(with: .threw(error))
+            finish(with: .threw(error))
             end(with: .threw(error))
             return
         }
         hub.schedule { [weak self] in
-            guard let self, self.outcome == nil, !self.greenlet.isDead else { return }
-            _ = try self.greenlet.throwInto(error)
+            guard let self, self.ending == nil, !self.isDead else { return }
+            _ = try self.throwInto(error)
         }
         if block { try join(timeout: timeout) }
     }
 
     /// Calls `callback` in the hub once the body has ended; at the next iteration if it has.
     func addLink(_ callback: @escaping () -> Void) {
-        if outcome != nil {
+        if ending != nil {
             hub.schedule(callback)
         } else {
             links.append(callback)
@@ -94,7 +105,7 @@ public class AnySpawnedGreenlet {
 
     /// Records the outcome, wakes the joiners, schedules the links, and leaves the hub's list.
     private func end(with outcome: Ending) {
-        self.outcome = outcome
+        record(outcome)
         if !joiners.isEmpty {
             let joiners = self.joiners
             self.joiners = []
@@ -109,33 +120,25 @@ public class AnySpawnedGreenlet {
     }
 }
 
-extension AnySpawnedGreenlet: GreenletRunner {
-    func runInGreenlet() {
-        let outcome: Ending
-        do {
-            outcome = .returned(try runBody())
-        } catch {
-            outcome = .threw(error)
-            if !(error is GreenletExit) { hub.errorHandler(error, "\(greenlet!)") }
-        }
-        // The joiners wake and the links run from the hub: this greenlet is about to end.
-        end(with: outcome)
-    }
-}
 
 /// Waits for every greenlet in `greenlets` to end, at most `timeout` in all.
 ///
 /// - Returns: whether all ended.
+@inlinable
 @discardableResult
-public func joinAll(_ greenlets: [AnySpawnedGreenlet], timeout: Duration? = nil) throws -> Bool {
+public func joinAll<Greenlets: Sequence>(_ greenlets: Greenlets, timeout: Duration? = nil) throws -> Bool
+where Greenlets.Element: AnySpawnedGreenlet {
+    // Inlinable, so that it iterates the caller's own collection type, specialised.
     try completes(within: timeout) {
         for greenlet in greenlets { try greenlet.join() }
     }
 }
 
 /// Kills every greenlet in `greenlets` (see ``AnySpawnedGreenlet/kill(_:block:timeout:)``), then,
-/// with `block`, waits for them all.
-public func killAll(_ greenlets: [AnySpawnedGreenlet], block: Bool = true, timeout: Duration? = nil) throws {
+/// with `block`, waits for them all. A collection, not a sequence: it is gone through twice.
+@inlinable
+public func killAll<Greenlets: Collection>(_ greenlets: Greenlets, block: Bool = true, timeout: Duration? = nil) throws
+where Greenlets.Element: AnySpawnedGreenlet {
     for greenlet in greenlets { try greenlet.kill(block: false) }
     if block { try joinAll(greenlets, timeout: timeout) }
 }

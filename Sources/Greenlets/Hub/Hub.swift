@@ -38,13 +38,13 @@ public final class Hub {
     func admitLive(_ member: AnySpawnedGreenlet) {
         member.liveIndex = live.count
         live.append(member)
-        member.greenlet.pin()
+        member.pin()
     }
 
     func dismissLive(_ member: AnySpawnedGreenlet) {
         let index = member.liveIndex
         guard index >= 0, index < live.count, live[index] === member else { return }
-        member.greenlet.unpin()
+        member.unpin()
         let last = live.removeLast()
         if index < live.count {
             live[index] = last

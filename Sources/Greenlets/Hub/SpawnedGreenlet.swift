@@ -23,7 +23,7 @@ public final class SpawnedGreenlet<Value>: AnySpawnedGreenlet {
 
     /// How the body ended, once it has.
     public var result: Result<Value, any Error>? {
-        switch outcome {
+        switch ending {
         case nil: return nil
         case .returned(let value): return .success(value as! Value)
         case .threw(let error): return .failure(error)
@@ -46,8 +46,8 @@ public final class SpawnedGreenlet<Value>: AnySpawnedGreenlet {
 
 /// Starts `body` in a new greenlet at the hub's next iteration, and returns its handle.
 ///
-/// Cost: two allocations (the handle with its greenlet's state, and the greenlet's switch
-/// record) besides `body`'s own closure; a stack comes from the thread's pool. See `make bench`
+/// Cost: two allocations (the greenlet, and its switch record) besides `body`'s own closure; a
+/// stack comes from the thread's pool. See `make bench`
 /// for spawn+join against gevent.
 ///
 /// - Parameter stackSize: the greenlet's stack; by default the hub's ``Hub/defaultStackSize``.
@@ -59,7 +59,7 @@ public func spawn<Value>(stackSize: Int? = nil, _ body: @escaping () throws -> V
     // cache, instead of asking the runtime for it.
     let hub = try Hub.current()
     let spawned = try SpawnedGreenlet(hub: hub, stackSize: stackSize ?? hub.defaultStackSize, body: body)
-    hub.scheduleStart(spawned.greenlet)
+    hub.scheduleStart(spawned)
     return spawned
 }
 

@@ -32,6 +32,7 @@ public func withTimeout<T>(_ duration: Duration, _ body: () throws -> T) throws 
 /// Runs `body` within `timeout` (without limit when `nil`).
 ///
 /// - Returns: false when this scope's own timeout expired; any other ``Timeout`` passes through.
+@usableFromInline
 func completes(within timeout: Duration?, _ body: () throws -> Void) throws -> Bool {
     guard let timeout else {
         try body()
