@@ -52,7 +52,9 @@ public class Greenlet {
 
     /// Unowned for the main greenlet (the thread state owns it); ``retainedHome`` keeps the thread
     /// state alive for every other greenlet.
-    unowned let home: GreenletThread
+    /// Unowned(unsafe): ``retainedHome`` (or, for the main greenlet, the thread state that owns
+    /// it) keeps it alive; the checked kind cost a reference count operation per use.
+    unowned(unsafe) let home: GreenletThread
     private let retainedHome: GreenletThread?
     /// `home`'s address, compared with the calling thread's without retaining anything.
     @usableFromInline let homeAddress: UnsafeMutableRawPointer
@@ -323,6 +325,13 @@ public class Greenlet {
 
     /// This greenlet, or its first ancestor that is not dead.
     final var liveSelfOrAncestor: Greenlet {
+        @inline(__always) get {
+            if state != .dead { return self }
+            return firstLiveAncestor
+        }
+    }
+
+    private final var firstLiveAncestor: Greenlet {
         var candidate = self
         while candidate.state == .dead, let parent = candidate.parent { candidate = parent }
         return candidate
@@ -396,7 +405,7 @@ public class Greenlet {
     }
 
     private final func prepareToStart() throws(GreenletError) {
-        let stack = try home.pool(forStackSize: stackSize).take()
+        let stack = try home.takeStack(size: stackSize)
         self.stack = stack
         fiber.pointee.stack_bottom = UnsafeRawPointer(stack.bottom)
         fiber.pointee.stack_size = stack.size
@@ -408,7 +417,7 @@ public class Greenlet {
         guard let stack else { return }
         self.stack = nil
         greenloop_fiber_destroy(fiber)
-        home.pool(forStackSize: stackSize).give(stack)
+        home.giveStack(stack, size: stackSize)
     }
 
     /// Records the end of the body.
@@ -435,6 +444,13 @@ public class Greenlet {
     /// outcome (the greenlet's is `nil` as far as its parent is concerned). Runs on the greenlet's
     /// stack; the greenlet ends when it returns.
     func runWithoutClosure() {}
+
+    /// Whether the greenlet runs ``runWithoutClosure()`` and its first switch carried nothing: a
+    /// spawned greenlet started by the hub, which needs no ``takeStart()``.
+    final var startsWithoutClosureOrMessage: Bool {
+        guard case .overridden? = body else { return false }
+        return hot.pointee.messageKind == .none
+    }
 
     /// Moves the body and the first message out of the greenlet, for its entry frame.
     final func takeStart() -> (body: Body?, first: Ending) {
@@ -523,27 +539,39 @@ private func greenletEntry(_ transfer: greenloop_transfer_t) {
 @inline(never)
 private func greenletMain(_ transfer: greenloop_transfer_t) -> FinalJump {
     Greenlet.resumed(by: transfer)
-    // No reference to the greenlet may live in this frame while the body runs: a suspended
-    // greenlet's own stack must not keep it alive, or dropping it could never unwind it.
-    let ending = runBody(startingGreenlet())
-    // Running again on this stack means this greenlet is the current one.
-    let thread = GreenletThread.forCallingThread
-    let me: Greenlet = thread.current
-    let (value, error) = ending.delivery
-    me.finish(with: ending)
-    let receiver = me.parent!.liveSelfOrAncestor
-    receiver.hand(value, error)
-    receiver.state = .running
-    let destination = receiver.hot.pointee.context!
-    // The thread's reference to `me` goes with the jump: `me` outlives its own stack until the
-    // receiver has freed it.
-    let retainedMe = thread.exchangeCurrent(receiver)
-    return FinalJump(context: destination, data: retainedMe.toOpaque(), fiber: receiver.fiber)
+    let ending = runStartedGreenlet()
+    // Running again on this stack: this greenlet is the current one, kept alive by the thread's
+    // running slot (or by its pin), so it is used unretained; so is the thread's state, which
+    // lives as long as its greenlets.
+    let thread = GreenletThread.existingForCallingThread
+    let me = thread._withUnsafeGuaranteedRef { $0.currentUnretained }
+    return me._withUnsafeGuaranteedRef { me in
+        let (value, error) = ending.delivery
+        me.finish(with: ending)
+        let receiver = me.parent.unsafelyUnwrapped.liveSelfOrAncestor
+        receiver.hand(value, error)
+        receiver.state = .running
+        let destination = receiver.hot.pointee.context.unsafelyUnwrapped
+        // The thread's reference to `me` (none if pinned) goes with the jump: `me` outlives its
+        // own stack until the receiver has freed it.
+        let retainedMe = thread._withUnsafeGuaranteedRef { $0.exchangeCurrent(receiver) }
+        return FinalJump(context: destination, data: retainedMe.toOpaque(), fiber: receiver.fiber)
+    }
 }
 
+/// Runs the body of the greenlet that has just started on this stack.
+///
+/// No strong reference to the greenlet may live in this frame while a closure body runs: a
+/// suspended greenlet's own stack must not keep it alive, or dropping it could never unwind it.
+/// (A spawned greenlet's body, which runs as a method, is kept alive by the hub anyway.)
 @inline(never)
-private func startingGreenlet() -> (body: Greenlet.Body?, first: Ending) {
-    GreenletThread.forCallingThread.current.takeStart()
+private func runStartedGreenlet() -> Ending {
+    let me = GreenletThread.runningOnCallingThread
+    if me._withUnsafeGuaranteedRef({ $0.startsWithoutClosureOrMessage }) {
+        me._withUnsafeGuaranteedRef { $0.runWithoutClosure() }
+        return .returnedNothing
+    }
+    return runBody(me._withUnsafeGuaranteedRef { $0.takeStart() })
 }
 
 @inline(never)
@@ -559,9 +587,7 @@ private func runBody(_ start: (body: Greenlet.Body?, first: Ending)) -> Ending {
     case .closure(let closure):
         do { return Ending(try closure(first)) } catch { return .threw(error) }
     case .overridden:
-        // A strong reference for the run: only a spawned greenlet runs this way, and the hub
-        // keeps it alive until it ends anyway.
-        GreenletThread.forCallingThread.current.runWithoutClosure()
+        GreenletThread.runningOnCallingThread._withUnsafeGuaranteedRef { $0.runWithoutClosure() }
         return .returnedNothing
     }
 }

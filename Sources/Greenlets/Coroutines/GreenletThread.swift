@@ -28,7 +28,7 @@ final class GreenletThread {
     private var pools: [Int: StackPool] = [:]
     /// The pool asked for last, and the size it was asked for: nearly every greenlet of a
     /// thread has the same stack size, and hashing it cost more than a switch.
-    @exclusivity(unchecked) private var lastPool: (size: Int, pool: StackPool)?
+    @exclusivity(unchecked) private var lastPool: (size: Int, pool: Unmanaged<StackPool>)?
 
     private init() {
         threadID = greenloop_thread_id()
@@ -72,6 +72,13 @@ final class GreenletThread {
         }
     }
 
+    /// The calling thread's state, which must exist (it does on any greenlet's stack but the
+    /// main one's before its first use), unretained.
+    @inline(__always)
+    static var existingForCallingThread: Unmanaged<GreenletThread> {
+        Unmanaged.fromOpaque(greenloop_thread_state_get().unsafelyUnwrapped)
+    }
+
     /// The calling thread's hub, if it has one, read without retaining the thread's state.
     @inline(__always)
     static var hubOfCallingThread: Hub? {
@@ -111,13 +118,26 @@ final class GreenletThread {
         return state
     }
 
-    /// The pool for stacks of `size` bytes.
-    func pool(forStackSize size: Int) -> StackPool {
+    /// A stack of `size` bytes from this thread's pool for that size.
+    func takeStack(size: Int) throws(GreenletError) -> GreenletStack {
+        let result = pool(forStackSize: size)._withUnsafeGuaranteedRef { pool in
+            Result { () throws(GreenletError) in try pool.take() }
+        }
+        return try result.get()
+    }
+
+    /// Gives `stack` (of `size` bytes) back to this thread's pool.
+    func giveStack(_ stack: GreenletStack, size: Int) {
+        pool(forStackSize: size)._withUnsafeGuaranteedRef { $0.give(stack) }
+    }
+
+    /// The pool for stacks of `size` bytes, owned by ``pools``.
+    private func pool(forStackSize size: Int) -> Unmanaged<StackPool> {
         if let last = lastPool, last.size == size { return last.pool }
         let pool = pools[size] ?? StackPool(stackSize: size)
         pools[size] = pool
-        lastPool = (size, pool)
-        return pool
+        lastPool = (size, Unmanaged.passUnretained(pool))
+        return Unmanaged.passUnretained(pool)
     }
 
     /// At thread exit: break the thread → main → thread cycle; greenlets still alive elsewhere
