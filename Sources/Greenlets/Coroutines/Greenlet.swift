@@ -280,7 +280,10 @@ public class Greenlet {
     @usableFromInline
     final func switchIntoGenerally(_ value: Any?) throws -> Any? {
         let thread = try checkThread("switchInto(_:)")
-        return try Greenlet.suspendCurrent(switchingTo: liveSelfOrAncestor, value, nil, on: thread)
+        return try thread._withUnsafeGuaranteedRef { thread in
+            if state != .dead { return try Greenlet.suspendCurrent(switchingTo: self, value, nil, on: thread) }
+            return try Greenlet.suspendCurrent(switchingTo: firstLiveAncestor, value, nil, on: thread)
+        }
     }
 
     /// The fast switch: `target` is suspended and belongs to the calling thread (whose state is
@@ -312,13 +315,15 @@ public class Greenlet {
     @discardableResult
     public final func throwInto(_ error: any Error = GreenletExit()) throws -> Any? {
         let thread = try checkThread("throwInto(_:)")
-        guard state == .notStarted else {
-            return try Greenlet.suspendCurrent(switchingTo: liveSelfOrAncestor, nil, error, on: thread)
+        return try thread._withUnsafeGuaranteedRef { thread in
+            guard state == .notStarted else {
+                return try Greenlet.suspendCurrent(switchingTo: liveSelfOrAncestor, nil, error, on: thread)
+            }
+            let ending = Ending.threw(error)
+            finish(with: ending)
+            let (value, failure) = ending.delivery
+            return try Greenlet.suspendCurrent(switchingTo: parent!.liveSelfOrAncestor, value, failure, on: thread)
         }
-        let ending = Ending.threw(error)
-        finish(with: ending)
-        let (value, failure) = ending.delivery
-        return try Greenlet.suspendCurrent(switchingTo: parent!.liveSelfOrAncestor, value, failure, on: thread)
     }
 
     // MARK: Switching
@@ -338,12 +343,13 @@ public class Greenlet {
     }
 
     @inline(__always)
-    private final func checkThread(_ operation: @autoclosure () -> String) throws(GreenletError) -> GreenletThread {
-        let thread = GreenletThread.forCallingThread
-        guard thread.address == homeAddress else {
-            throw .wrongThread(operation: operation(), greenletThread: home.threadID, callingThread: thread.threadID)
-        }
-        return thread
+    private final func checkThread(_ operation: @autoclosure () -> String)
+        throws(GreenletError) -> Unmanaged<GreenletThread>
+    {
+        // The home thread's state lives as long as this greenlet: no need to retain it.
+        if let raw = greenloop_thread_state_get(), raw == homeAddress { return Unmanaged.fromOpaque(raw) }
+        throw .wrongThread(
+            operation: operation(), greenletThread: home.threadID, callingThread: GreenletThread.forCallingThread.threadID)
     }
 
     /// Suspends the current greenlet and runs `target`, handing it `value` or `error`; returns or
@@ -356,7 +362,7 @@ public class Greenlet {
     static func suspendCurrent(
         switchingTo target: Greenlet, _ value: Any?, _ error: (any Error)?, on thread: GreenletThread
     ) throws -> Any? {
-        if target === thread.current {
+        if Unmanaged.passUnretained(target).toOpaque() == thread.currentUnretained.toOpaque() {
             if let error { throw error }
             return value
         }
@@ -405,7 +411,7 @@ public class Greenlet {
     }
 
     private final func prepareToStart() throws(GreenletError) {
-        let stack = try home.takeStack(size: stackSize)
+        let stack = try GreenletThread.takeStack(size: stackSize, onThread: homeAddress)
         self.stack = stack
         fiber.pointee.stack_bottom = UnsafeRawPointer(stack.bottom)
         fiber.pointee.stack_size = stack.size
@@ -417,7 +423,7 @@ public class Greenlet {
         guard let stack else { return }
         self.stack = nil
         greenloop_fiber_destroy(fiber)
-        home.giveStack(stack, size: stackSize)
+        GreenletThread.giveStack(stack, size: stackSize, onThread: homeAddress)
     }
 
     /// Records the end of the body.

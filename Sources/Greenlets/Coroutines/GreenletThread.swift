@@ -118,17 +118,19 @@ final class GreenletThread {
         return state
     }
 
-    /// A stack of `size` bytes from this thread's pool for that size.
-    func takeStack(size: Int) throws(GreenletError) -> GreenletStack {
-        let result = pool(forStackSize: size)._withUnsafeGuaranteedRef { pool in
-            Result { () throws(GreenletError) in try pool.take() }
-        }
-        return try result.get()
+    /// A stack of `size` bytes from the pool for that size of the thread whose state is at
+    /// `address` (a greenlet's home, which outlives it: nothing is retained).
+    static func takeStack(size: Int, onThread address: UnsafeMutableRawPointer) throws(GreenletError) -> GreenletStack {
+        let pool = Unmanaged<GreenletThread>.fromOpaque(address)._withUnsafeGuaranteedRef { $0.pool(forStackSize: size) }
+        let taken = pool._withUnsafeGuaranteedRef { pool in Result { () throws(GreenletError) in try pool.take() } }
+        return try taken.get()
     }
 
-    /// Gives `stack` (of `size` bytes) back to this thread's pool.
-    func giveStack(_ stack: GreenletStack, size: Int) {
-        pool(forStackSize: size)._withUnsafeGuaranteedRef { $0.give(stack) }
+    /// Gives `stack` (of `size` bytes) back to the pool it came from; see
+    /// ``takeStack(size:onThread:)``.
+    static func giveStack(_ stack: GreenletStack, size: Int, onThread address: UnsafeMutableRawPointer) {
+        let pool = Unmanaged<GreenletThread>.fromOpaque(address)._withUnsafeGuaranteedRef { $0.pool(forStackSize: size) }
+        pool._withUnsafeGuaranteedRef { $0.give(stack) }
     }
 
     /// The pool for stacks of `size` bytes, owned by ``pools``.

@@ -116,7 +116,7 @@ public class AnySpawnedGreenlet: Greenlet {
             self.links = []
             hub.schedule { links.forEach { $0() } }
         }
-        hub.dismissLive(self)
+        Unmanaged.passUnretained(hub)._withUnsafeGuaranteedRef { $0.dismissLive(self) }
     }
 }
 
