@@ -431,7 +431,14 @@ public class Greenlet {
         state = .dead
         body = nil
         // A spawned greenlet recorded its own body's ending already.
-        if self.ending == nil { self.ending = ending }
+        if !hasEnding { self.ending = ending }
+    }
+
+    /// Whether ``ending`` is set. A pattern match, not `!= nil`, which for a type that is not
+    /// `Equatable` goes through the runtime's generic enum witnesses.
+    final var hasEnding: Bool {
+        if case .some = ending { return true }
+        return false
     }
 
     /// Records how a spawned greenlet's body ended, just before the greenlet ends.

@@ -49,7 +49,7 @@ public class AnySpawnedGreenlet: Greenlet {
     func discardBody() {}
 
     /// Whether the body has ended.
-    public var isReady: Bool { ending != nil }
+    public var isReady: Bool { hasEnding }
 
     /// The error the body ended with (``GreenletExit`` when it was killed); `nil` while it runs
     /// and when it returned a value.
@@ -63,13 +63,13 @@ public class AnySpawnedGreenlet: Greenlet {
     /// - Returns: whether it ended.
     @discardableResult
     public func join(timeout: Duration? = nil) throws -> Bool {
-        guard ending == nil else { return true }
+        guard !hasEnding else { return true }
         let waiter = hub.takeWaiter()
         joiners.append(waiter)
         defer { joiners.removeAll { $0 === waiter } }
         guard try completes(within: timeout, { try waiter.wait() }) else { return false }
         hub.recycle(waiter)
-        return ending != nil
+        return hasEnding
     }
 
     /// Raises `error` in the greenlet where it waits, so that it unwinds (its `defer` blocks run
@@ -79,7 +79,7 @@ public class AnySpawnedGreenlet: Greenlet {
     ///   - block: wait until it has ended.
     ///   - timeout: with `block`, the longest wait.
     public func kill(_ error: any Error = GreenletExit(), block: Bool = true, timeout: Duration? = nil) throws {
-        guard ending == nil else { return }
+        guard !hasEnding else { return }
         if !isStarted {
             // It will never run: record the end now.
             discardBody()
@@ -88,7 +88,7 @@ public class AnySpawnedGreenlet: Greenlet {
             return
         }
         hub.schedule { [weak self] in
-            guard let self, self.ending == nil, !self.isDead else { return }
+            guard let self, !self.hasEnding, !self.isDead else { return }
             _ = try self.throwInto(error)
         }
         if block { try join(timeout: timeout) }
@@ -96,7 +96,7 @@ public class AnySpawnedGreenlet: Greenlet {
 
     /// Calls `callback` in the hub once the body has ended; at the next iteration if it has.
     func addLink(_ callback: @escaping () -> Void) {
-        if ending != nil {
+        if hasEnding {
             hub.schedule(callback)
         } else {
             links.append(callback)
