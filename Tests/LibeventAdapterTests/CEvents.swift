@@ -21,9 +21,12 @@ final class CEvent {
     /// What the callback does after logging (add another event, complete a result…).
     var then: (() -> Void)?
 
+    private let base: OpaquePointer
+
     init(base: OpaquePointer, fd: CInt = -1, events: Int16 = 0, name: String, log: CallbackLog) {
         self.name = name
         self.log = log
+        self.base = base
         event = event_new(base, fd, events, logFiring, Unmanaged.passUnretained(self).toOpaque())
     }
 
@@ -31,6 +34,10 @@ final class CEvent {
 
     /// `event_add` with a relative timeout, or none.
     func add(after timeout: Duration? = nil) {
+        // libevent measures a timeout from its cached time, taken when the running batch of
+        // callbacks began (here, possibly before the test read its clock): refresh it, so that
+        // "never early" can be checked against a clock read just before the add.
+        event_base_update_cache_time(base)
         if let timeout {
             let (seconds, attoseconds) = timeout.components
             var tv = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
