@@ -19,12 +19,13 @@ import SystemPackage
 /// Cost: start and stop are O(1); libev batches kernel changes until the next wait, libevent's
 /// epoll applies them at once (one `epoll_ctl`).
 public final class IOWatcher: Watcher {
+    // Unchecked exclusivity (here and below): see Watcher.state.
     /// The descriptor watched.
-    public private(set) var fileDescriptor: FileDescriptor
+    @exclusivity(unchecked) public private(set) var fileDescriptor: FileDescriptor
     /// The events watched.
-    public private(set) var events: IOEvents
+    @exclusivity(unchecked) public private(set) var events: IOEvents
     private let callback: (IOEvents) throws -> Void
-    private var native: (any NativeIO)?
+    @exclusivity(unchecked) private var native: (any NativeIO)?
 
     init(
         loop: EventLoop, fd: FileDescriptor, events: IOEvents, isCounted: Bool,

@@ -22,8 +22,8 @@ final class GreenletThread {
     /// for it: switches between the hub and spawned greenlets count no references.
     @usableFromInline let running: UnsafeMutablePointer<Unmanaged<Greenlet>?>
     let threadID: CInt
-    /// The thread's hub, made on first use.
     // Unchecked exclusivity: one thread, and no access stays open across a switch.
+    /// The thread's hub, made on first use.
     @exclusivity(unchecked) var hub: Hub?
     private var pools: [Int: StackPool] = [:]
     /// The pool asked for last, and the size it was asked for: nearly every greenlet of a

@@ -29,10 +29,10 @@ public final class Hub {
     /// Where errors that escape spawned greenlets are reported, once each. The default logs them
     /// through the hub's `Logger` at `.info`.
     public var errorHandler: (_ error: any Error, _ greenlet: String) -> Void
+    // Unchecked exclusivity: see Waiter.
     /// Spawned greenlets that have not ended: the hub keeps them alive, as gevent's loop keeps
     /// the greenlets its watchers will resume. Each knows its index, so that joining and leaving
     /// are O(1) with no hashing (a dictionary here cost 12% of a spawn+join).
-    // Unchecked exclusivity: see Waiter.
     @exclusivity(unchecked) private var live: [AnySpawnedGreenlet] = []
 
     func admitLive(_ member: AnySpawnedGreenlet) {

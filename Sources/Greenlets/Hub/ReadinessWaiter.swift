@@ -10,15 +10,17 @@ import GreenloopCore
 /// becomes ready while nobody waits, the callback stops the watcher then (once). A wait that ends
 /// any other way (timeout, kill, error) stops it at once, and ``close()`` stops it for good.
 final class ReadinessWaiter {
-    private var watcher: IOWatcher!
-    private var timer: TimerWatcher?
-    private unowned let hub: Hub
+    // Unchecked exclusivity (here and below): see Waiter.
+    @exclusivity(unchecked) private var watcher: IOWatcher!
+    @exclusivity(unchecked) private var timer: TimerWatcher?
+    /// Unowned(unsafe): a hub outlives every wait on it (see Waiter); the checked kind cost an
+    /// atomic operation per wait.
+    private unowned(unsafe) let hub: Hub
     /// The one waiter every wait uses: a wait leaves it clear however it ends (``Waiter/wait()``
     /// clears it on the way out, and a wake-up after that finds ``waiter`` nil), and it is
     /// never queued anywhere else. No hub access and no allocation per wait.
     private let reusableWaiter: Waiter
     /// The greenlet's current wait; `nil` between waits.
-    // Unchecked exclusivity: see Waiter.
     @exclusivity(unchecked) private var waiter: Waiter?
     @exclusivity(unchecked) private var timedOut = false
 

@@ -12,12 +12,12 @@ final class Waiter {
     /// Unowned(unsafe): a hub outlives every wait on it (``Hub/destroy(timeout:)`` ends them
     /// first), and the checked kind cost a reference-count operation per wake-up.
     unowned(unsafe) let hub: Hub
+    // Unchecked exclusivity (here and in the other hub classes): one thread, and no access stays
+    // open across a switch; the dynamic checks were a fifth of a `sleep(.zero)`.
     /// The greenlet in ``wait()``; set only while it waits. A strong reference, as in gevent: a
     /// greenlet that waits stays alive as long as what it waits for can wake it. Retained by hand
     /// unless pinned (see ``Greenlet/pin()``): a pinned greenlet's pin cannot end while it waits,
     /// since only the greenlet itself or a kill before its start ends it.
-    // Unchecked exclusivity (here and in the other hub classes): one thread, and no access stays
-    // open across a switch; the dynamic checks were a fifth of a `sleep(.zero)`.
     @exclusivity(unchecked) private var waiting: Unmanaged<Greenlet>?
     @exclusivity(unchecked) private var waitingIsRetained = false
     @exclusivity(unchecked) private var early: Early = .none

@@ -44,19 +44,21 @@ public final class Socket {
     }
 
     /// The descriptor; -1 once closed.
-    public private(set) var fileDescriptor: CInt
+    @exclusivity(unchecked) public private(set) var fileDescriptor: CInt
     /// How long any one operation may wait; `nil` waits as long as it takes.
-    public var timeout: Duration?
+    @exclusivity(unchecked) public var timeout: Duration?
     /// The peer, for a connected or accepted socket.
     public private(set) var peer: SocketAddress?
-    /// The directions a greenlet is using now (``Use`` bits), so that a second one is refused.
     // Unchecked exclusivity: one thread, and no access stays open across a switch.
+    /// The directions a greenlet is using now (``Use`` bits), so that a second one is refused.
     @exclusivity(unchecked) private var inUse: UInt8 = 0
+    // Unchecked exclusivity (here and below): one thread, and no access stays open across a
+    // switch (see Waiter); the dynamic checks were a twentieth of an echo round trip.
     /// Bytes read ahead by ``read(until:maxBytes:)`` and ``readExactly(_:)``.
-    private var buffered: [UInt8] = []
+    @exclusivity(unchecked) private var buffered: [UInt8] = []
     /// Made on the first wait in each direction, and reused.
-    private var readReadiness: ReadinessWaiter?
-    private var writeReadiness: ReadinessWaiter?
+    @exclusivity(unchecked) private var readReadiness: ReadinessWaiter?
+    @exclusivity(unchecked) private var writeReadiness: ReadinessWaiter?
 
     /// A new, unconnected socket.
     ///
