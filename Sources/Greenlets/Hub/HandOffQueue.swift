@@ -35,19 +35,38 @@ final class HandOffQueue<Payload> {
     /// - Throws: what is thrown into the greenlet while it waits; a value it had been handed
     ///   goes to `giveBack` first.
     func wait(bringing payload: Payload, timeout: Duration?, giveBack: (Any?) -> Void) throws -> Any?? {
+        try waitInLine(bringing: payload, timeout: timeout, giveBack: giveBack) { $0.takeHanded() }
+    }
+
+    /// ``wait(bringing:timeout:giveBack:)`` for hand-offs that carry nothing (a permit, a
+    /// signal): whether one came before the timeout. No existential is copied.
+    func waitForHandOff(bringing payload: Payload, timeout: Duration?, giveBack: () -> Void) throws -> Bool {
+        try waitInLine(bringing: payload, timeout: timeout, giveBack: { _ in giveBack() }) { $0.takeWasHanded() }
+    }
+
+    @inline(__always)
+    private func waitInLine<Handed>(
+        bringing payload: Payload, timeout: Duration?, giveBack: (Any?) -> Void, take: (Waiter) -> Handed
+    ) throws -> Handed {
         let hub = try Hub.current()
         let waiter = hub.takeWaiter()
         waiter.isQueued = true
         places.append(Place(waiter: waiter, payload: payload))
-        defer { if waiter.isQueued { remove(waiter) } }
         let woken: Bool
         do {
-            woken = try completes(within: timeout) { try waiter.wait() }
+            if let timeout {
+                woken = try completes(within: timeout) { try waiter.wait() }
+            } else {
+                try waiter.wait()
+                woken = true
+            }
         } catch {
+            if waiter.isQueued { remove(waiter) }
             if let handed = waiter.takeHanded() { giveBack(handed) }
             throw error
         }
-        let handed = waiter.takeHanded()
+        if waiter.isQueued { remove(waiter) }
+        let handed = take(waiter)
         // Woken by the hand-off: in no queue and with no wake-up pending, so reusable. (One whose
         // wait ended otherwise may still have a wake-up coming, and is never reused.)
         if woken { hub.recycle(waiter) }

@@ -23,9 +23,10 @@ final class Waiter {
     @exclusivity(unchecked) private var early: Early = .none
     /// Whether it stands in a ``HandOffQueue``.
     @exclusivity(unchecked) var isQueued = false
-    /// What a ``HandOffQueue`` handed it, for its owner to take after the wake-up (`.some(nil)`
-    /// is a hand-off of nothing).
-    @exclusivity(unchecked) private var handed: Any?? = nil
+    /// Whether a ``HandOffQueue`` handed it something, and what (`nil` for a hand-off of
+    /// nothing), for its owner to take after the wake-up.
+    @exclusivity(unchecked) private var wasHanded = false
+    @exclusivity(unchecked) private var handedValue: Any?
 
     /// A wake-up that came before the wait.
     private enum Early {
@@ -91,10 +92,23 @@ final class Waiter {
     }
 
     /// Leaves `value` for the owner (see ``takeHanded()``).
-    func hand(_ value: Any?) { handed = .some(value) }
+    func hand(_ value: Any?) {
+        wasHanded = true
+        handedValue = value
+    }
 
-    /// What was handed to this waiter, if anything; clears it.
-    func takeHanded() -> Any?? { handed.take() }
+    /// What was handed to this waiter, if anything (`.some(nil)`: a hand-off of nothing);
+    /// clears it.
+    func takeHanded() -> Any?? {
+        guard takeWasHanded() else { return .none }
+        return .some(handedValue.take())
+    }
+
+    /// Whether something was handed to this waiter; clears that (but not the value).
+    func takeWasHanded() -> Bool {
+        defer { wasHanded = false }
+        return wasHanded
+    }
 
     /// From any greenlet: wakes the waiter from the hub at the next iteration.
     func wakeSoon() {

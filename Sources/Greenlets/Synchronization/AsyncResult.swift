@@ -24,8 +24,8 @@ public final class AsyncResult<Value> {
     /// - Throws: the error set with ``fail(_:)``; ``Timeout`` when the timeout passes first.
     public func get(timeout: Duration? = nil) throws -> Value {
         if let result { return try result.get() }
-        let handed = try waiters.wait(bringing: (), timeout: timeout) { _ in }
-        guard handed != nil, let result else {
+        let handed = try waiters.waitForHandOff(bringing: (), timeout: timeout) {}
+        guard handed, let result else {
             throw Timeout(duration: timeout ?? .zero, scope: 0)
         }
         return try result.get()

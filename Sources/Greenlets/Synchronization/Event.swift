@@ -3,8 +3,9 @@
 /// Setting it wakes every waiter, in the order they began to wait, at the hub's next iteration.
 public final class Event {
     private let waiters = HandOffQueue<Void>()
+    // Unchecked exclusivity: one thread, and no access stays open across a switch (see Waiter).
     /// Whether the flag is set.
-    public private(set) var isSet = false
+    @exclusivity(unchecked) public private(set) var isSet = false
 
     /// A cleared event.
     public init() {}
@@ -25,7 +26,7 @@ public final class Event {
     @discardableResult
     public func wait(timeout: Duration? = nil) throws -> Bool {
         guard !isSet else { return true }
-        guard try waiters.wait(bringing: (), timeout: timeout, giveBack: { _ in }) != nil else { return false }
+        guard try waiters.waitForHandOff(bringing: (), timeout: timeout, giveBack: {}) else { return false }
         return isSet
     }
 }

@@ -30,8 +30,7 @@ public class Semaphore {
             return true
         }
         if timeout == .zero { return false }
-        let handed = try waiters.wait(bringing: (), timeout: timeout) { _ in self.givePermit() }
-        return handed != nil
+        return try waiters.waitForHandOff(bringing: (), timeout: timeout) { self.givePermit() }
     }
 
     /// Gives a permit back: to the longest waiter if there is one.
