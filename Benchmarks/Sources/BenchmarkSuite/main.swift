@@ -243,14 +243,14 @@ var workloads: [Workload] = [
     Workload(
         name: "stack switch", unit: "ns/switch", lowerIsBetter: true,
         implementations: [
-            Implementation(name: "Greenlet.switchInto") {
+            Implementation(name: "Greenlet.resume") {
                 ["stack switch": try figure("ns_per_switch", of: [workloadProgram, "switch", "\(switches)"])]
             },
             Implementation(name: "jump_fcontext in C") {
                 ["stack switch": try figure("ns_per_switch", of: [workloadProgram, "c-switch", "\(switches)"])]
             },
         ],
-        comparisons: [Comparison(implementation: "Greenlet.switchInto", baseline: "jump_fcontext in C",
+        comparisons: [Comparison(implementation: "Greenlet.resume", baseline: "jump_fcontext in C",
                                  target: .atMost(1.2, of: "C"))]),
     greenletWorkload("spawn+join", "ns/greenlet", "ns_per_greenlet", "spawn-join", size: quick ? 10_000 : 200_000, bound: 500),
     greenletWorkload("sleep(0)", "ns/call", "ns_per_call", "sleep0", size: quick ? 10_000 : 1_000_000, bound: 100),
