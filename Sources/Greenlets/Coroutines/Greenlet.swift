@@ -38,6 +38,9 @@ import Glibc
 ///
 /// **Threads.** A greenlet belongs to the thread that made it; using it from another thread
 /// throws ``GreenletError/wrongThread(operation:greenletThread:callingThread:)``.
+///
+/// **Spawned greenlets.** ``AnySpawnedGreenlet`` (and so every ``SpawnedGreenlet``) is a
+/// `Greenlet`, as gevent's `Greenlet` is a greenlet; the class is not open to other subclasses.
 public class Greenlet {
     /// The stack size of a greenlet made without one: 256 KiB of address space, of which only the
     /// pages touched cost memory (a few KiB for most greenlets).
@@ -50,10 +53,9 @@ public class Greenlet {
         case notStarted, running, suspended, dead
     }
 
-    /// Unowned for the main greenlet (the thread state owns it); ``retainedHome`` keeps the thread
-    /// state alive for every other greenlet.
-    /// Unowned(unsafe): ``retainedHome`` (or, for the main greenlet, the thread state that owns
-    /// it) keeps it alive; the checked kind cost a reference count operation per use.
+    /// The thread the greenlet belongs to. Unowned(unsafe): ``retainedHome`` keeps it alive for
+    /// every greenlet but the main one, which the thread state itself owns; the checked kind cost
+    /// a reference count operation per use.
     unowned(unsafe) let home: GreenletThread
     private let retainedHome: GreenletThread?
     /// `home`'s address, compared with the calling thread's without retaining anything.
