@@ -32,11 +32,17 @@ test: deps
 	$(SWIFT) test
 
 ## The tests again under AddressSanitizer with LeakSanitizer, then ThreadSanitizer (separate build
-## folders). ThreadSanitizer gives every greenlet stack a shadow stack of its own, which the
-## 20,000- and 100,000-greenlet tests would exhaust: those two run under the other sanitizer only.
+## folders). AddressSanitizer gives every live greenlet a fake stack of its own for its
+## use-after-return checks: at 100,000 live greenlets that is 12 GB and 40 s of page faults, which
+## starves every other test, so the 100,000-greenlet test runs alone, without that one check.
+## ThreadSanitizer gives every greenlet stack a shadow stack of its own, which the 20,000- and
+## 100,000-greenlet tests would exhaust: those two run under the other sanitizer only.
 test-sanitize: deps
 	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
-	$(SWIFT) test --skip-build --disable-xctest --sanitize=address --scratch-path .build-asan
+	$(SWIFT) test --skip-build --disable-xctest --sanitize=address --scratch-path .build-asan \
+		--skip hundredThousand
+	ASAN_OPTIONS=detect_stack_use_after_return=0 $(SWIFT) test --skip-build --disable-xctest \
+		--sanitize=address --scratch-path .build-asan --filter hundredThousand
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
 	$(SWIFT) test --skip-build --disable-xctest --sanitize=thread --scratch-path .build-tsan \
 		--skip hundredThousand --skip manyGreenlets
