@@ -243,15 +243,21 @@ var workloads: [Workload] = [
     Workload(
         name: "stack switch", unit: "ns/switch", lowerIsBetter: true,
         implementations: [
-            Implementation(name: "Greenlet.resume") {
+            // Between spawned greenlets (pinned: no reference counting), as on a hub.
+            Implementation(name: "Greenlet.resume, spawned") {
+                ["stack switch": try figure("ns_per_switch", of: [workloadProgram, "spawned-switch", "\(switches)"])]
+            },
+            // To a plain Greenlet, which the thread retains while it runs.
+            Implementation(name: "Greenlet.resume, plain") {
                 ["stack switch": try figure("ns_per_switch", of: [workloadProgram, "switch", "\(switches)"])]
             },
             Implementation(name: "jump_fcontext in C") {
                 ["stack switch": try figure("ns_per_switch", of: [workloadProgram, "c-switch", "\(switches)"])]
             },
         ],
-        comparisons: [Comparison(implementation: "Greenlet.resume", baseline: "jump_fcontext in C",
-                                 target: .atMost(1.2, of: "C"))]),
+        comparisons: ["Greenlet.resume, spawned", "Greenlet.resume, plain"].map {
+            Comparison(implementation: $0, baseline: "jump_fcontext in C", target: .atMost(1.2, of: "C"))
+        }),
     greenletWorkload("spawn+join", "ns/greenlet", "ns_per_greenlet", "spawn-join", size: quick ? 10_000 : 200_000, bound: 500),
     greenletWorkload("sleep(0)", "ns/call", "ns_per_call", "sleep0", size: quick ? 10_000 : 1_000_000, bound: 100),
     greenletWorkload("Event ping-pong", "ns/round trip", "ns_per_round_trip", "event-pingpong",

@@ -31,6 +31,28 @@ func greenletSwitchNanoseconds(count: Int) throws -> Double {
     return total / Double(count)
 }
 
+/// The same ping-pong between the main greenlet and a spawned greenlet: both are pinned (kept
+/// alive by their thread and their hub), so a switch counts no references; the switches of a
+/// program on a hub are of this kind.
+@inline(never)
+func spawnedSwitchNanoseconds(count: Int) throws -> Double {
+    let main = Greenlet.current
+    let partner = try spawn {
+        while true { try main.resume() }
+    }
+    // The hub starts the partner, which hands control straight back.
+    try sleep(.zero)
+    let total = try nanoseconds {
+        var remaining = count / 2
+        while remaining > 0 {
+            try partner.resume()
+            remaining -= 1
+        }
+    }
+    try partner.kill()
+    return total / Double(count)
+}
+
 /// The same ping-pong in C on boost.context: the floor for a switch.
 func cSwitchNanoseconds(count: Int) -> Double {
     greenloop_baseline_fcontext_switch_ns(UInt64(count))

@@ -2,7 +2,7 @@
 // (greenloop-bench) can alternate it with its baselines in separate processes. Measurements print
 // one JSON object; servers run until killed. The backend comes from GREENLOOP_BACKEND.
 //
-// usage: greenloop-workload switch COUNT | c-switch COUNT | spawn-join COUNT | sleep0 COUNT
+// usage: greenloop-workload switch COUNT | spawned-switch COUNT | c-switch COUNT | spawn-join COUNT | sleep0 COUNT
 //        | event-pingpong COUNT | live-greenlets COUNT | timers COUNT
 //        | chain PIPES ACTIVE WRITES ROUNDS [idle-timers]
 //        | echo-server PORT | echo-server-threads PORT THREADS | http-adapter PORT
@@ -30,6 +30,7 @@ func number(_ index: Int) -> Int {
 do {
     switch arguments.first {
     case "switch": emit("ns_per_switch", try greenletSwitchNanoseconds(count: number(1)))
+    case "spawned-switch": emit("ns_per_switch", try spawnedSwitchNanoseconds(count: number(1)))
     case "c-switch": emit("ns_per_switch", cSwitchNanoseconds(count: number(1)))
     case "spawn-join": emit("ns_per_greenlet", try spawnJoinNanoseconds(count: number(1)))
     case "sleep0": emit("ns_per_call", try sleepZeroNanoseconds(iterations: number(1)))

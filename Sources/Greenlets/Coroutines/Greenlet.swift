@@ -60,13 +60,26 @@ public class Greenlet {
     private let retainedHome: GreenletThread?
     /// `home`'s address, compared with the calling thread's without retaining anything.
     @usableFromInline let homeAddress: UnsafeMutableRawPointer
-    /// What a switch reads and writes, behind a pointer so that the switch path pays no dynamic
-    /// exclusivity check (measured: a third of a switch's cost as class properties).
-    @usableFromInline let hot: UnsafeMutablePointer<GreenletHotState>
-    /// What the sanitizers know of its stack; a stable address for the C switch.
-    @usableFromInline let fiber: UnsafeMutablePointer<greenloop_fiber_t>
-    // Unchecked exclusivity (here and below): one thread, and no access stays open across a
-    // switch; the dynamic checks were a tenth of a spawn+join.
+    // What a switch reads and writes, stored in the object itself so that a switch reaches it
+    // with no load but the object's address. Unchecked exclusivity (here and below): one thread,
+    // and no access stays open across a switch; the dynamic checks were a third of a switch.
+    @usableFromInline @exclusivity(unchecked) final var state: State
+    /// Where to jump to resume the greenlet; valid while it is suspended.
+    @usableFromInline @exclusivity(unchecked) final var context: greenloop_fcontext_t?
+    /// What the next resumption carries: nothing (the common case, which copies no
+    /// existential), ``messageValue`` or ``messageError``.
+    @usableFromInline @exclusivity(unchecked) final var messageKind = MessageKind.none
+    /// See ``pin()``.
+    @usableFromInline @exclusivity(unchecked) final var isPinned = false
+    /// Counts the greenlet's yields (``Hub/yieldCurrent()``): an entry in the ready queue resumes
+    /// the greenlet only for the yield it was made for.
+    @exclusivity(unchecked) final var yieldTicket: UInt32 = 0
+    @usableFromInline @exclusivity(unchecked) final var messageValue: Any?
+    @usableFromInline @exclusivity(unchecked) final var messageError: (any Error)?
+    /// What the sanitizers know of its stack, at a stable address for the C switch: at the top of
+    /// the greenlet's own stack while it has one (no allocation of its own), allocated for a main
+    /// greenlet.
+    @usableFromInline @exclusivity(unchecked) final var fiber: UnsafeMutablePointer<greenloop_fiber_t>?
     @exclusivity(unchecked) private final var stack: GreenletStack?
     /// The stack size asked for.
     public let stackSize: Int
@@ -106,7 +119,7 @@ public class Greenlet {
         home = thread
         retainedHome = thread
         homeAddress = thread.address
-        (hot, fiber) = Greenlet.allocateState(.notStarted)
+        state = .notStarted
         self.stackSize = stackSize
         self.body = body
         self.parent = parent ?? thread.current
@@ -117,9 +130,12 @@ public class Greenlet {
         home = thread
         retainedHome = nil
         homeAddress = thread.address
-        (hot, fiber) = Greenlet.allocateState(.running)
-        hot.pointee.isPinned = true
+        state = .running
+        isPinned = true
+        let fiber = UnsafeMutablePointer<greenloop_fiber_t>.allocate(capacity: 1)
+        fiber.initialize(to: greenloop_fiber_t())
         greenloop_fiber_create(fiber)
+        self.fiber = fiber
         stackSize = 0
         parent = nil
     }
@@ -132,39 +148,15 @@ public class Greenlet {
             _ = try? throwInto(GreenletExit())
         }
         releaseStack()
-        fiber.deinitialize(count: 1)
-        hot.deinitialize(count: 1)
-        UnsafeMutableRawPointer(hot).deallocate()
-    }
-
-    /// The switch state and the sanitizer record, at stable addresses, in one allocation (the
-    /// fiber record right after the switch state); freed in deinit through `hot`.
-    private static func allocateState(_ state: State)
-        -> (UnsafeMutablePointer<GreenletHotState>, UnsafeMutablePointer<greenloop_fiber_t>)
-    {
-        let fiberOffset = MemoryLayout<GreenletHotState>.stride.roundedUp(toMultipleOf: MemoryLayout<greenloop_fiber_t>.alignment)
-        let raw = UnsafeMutableRawPointer.allocate(
-            byteCount: fiberOffset + MemoryLayout<greenloop_fiber_t>.size,
-            alignment: max(MemoryLayout<GreenletHotState>.alignment, MemoryLayout<greenloop_fiber_t>.alignment))
-        let hot = raw.bindMemory(to: GreenletHotState.self, capacity: 1)
-        hot.initialize(to: GreenletHotState(state: state))
-        let fiber = (raw + fiberOffset).bindMemory(to: greenloop_fiber_t.self, capacity: 1)
-        fiber.initialize(to: greenloop_fiber_t())
-        return (hot, fiber)
-    }
-
-    final var state: State {
-        @inline(__always) get { hot.pointee.state }
-        @inline(__always) set { hot.pointee.state = newValue }
+        if isMain, let fiber {
+            greenloop_fiber_destroy(fiber)
+            fiber.deinitialize(count: 1)
+            fiber.deallocate()
+        }
     }
 
     /// The greenlet running on the calling thread (its main greenlet if none was started).
     public static var current: Greenlet { GreenletThread.forCallingThread.current }
-
-    /// Whether something other than the thread keeps this greenlet alive while it runs (see
-    /// ``pin()``).
-    @inlinable
-    final var isPinned: Bool { @inline(__always) get { hot.pointee.isPinned } }
 
     /// Declares that the caller keeps a strong reference to this greenlet until ``unpin()``, so
     /// that the thread need not retain it while it runs: switches to and from a pinned greenlet
@@ -172,7 +164,7 @@ public class Greenlet {
     /// the hub) and a live spawned greenlet (owned by the hub's live list) are pinned.
     final func pin() {
         guard !isPinned else { return }
-        hot.pointee.isPinned = true
+        isPinned = true
         // Running now: the thread holds a reference the pinner's makes redundant.
         if state == .running { Unmanaged.passUnretained(self).release() }
     }
@@ -180,7 +172,7 @@ public class Greenlet {
     /// Ends ``pin()``: call before the pinner drops its reference.
     final func unpin() {
         guard isPinned else { return }
-        hot.pointee.isPinned = false
+        isPinned = false
         // Running now: from here on the thread keeps it alive.
         if state == .running { _ = Unmanaged.passUnretained(self).retain() }
     }
@@ -244,7 +236,7 @@ public class Greenlet {
         // The common case: a suspended greenlet of the calling thread. Everything else (a first
         // start, a dead target, another thread) takes the general path.
         if let thread = fastSwitchThread {
-            return try Greenlet.switchToSuspended(self, thread: thread).pointee.takeMessage()
+            return try Greenlet.switchToSuspended(self, thread: thread)._withUnsafeGuaranteedRef { try $0.takeMessage() }
         }
         return try switchIntoGenerally(nil)
     }
@@ -254,7 +246,7 @@ public class Greenlet {
     @inlinable
     final var fastSwitchThread: UnsafeMutableRawPointer? {
         @inline(__always) get {
-            guard let thread = greenloop_thread_state_get(), thread == homeAddress, hot.pointee.state == .suspended
+            guard let thread = greenloop_thread_state_get(), thread == homeAddress, state == .suspended
             else { return nil }
             return thread
         }
@@ -272,8 +264,9 @@ public class Greenlet {
     @inlinable @inline(__always)
     public final func resume() throws {
         if let thread = fastSwitchThread {
-            let resumedHot = Greenlet.switchToSuspended(self, thread: thread)
-            if resumedHot.pointee.messageKind != .none { _ = try resumedHot.pointee.takeCarriedMessage() }
+            try Greenlet.switchToSuspended(self, thread: thread)._withUnsafeGuaranteedRef { resumed in
+                if resumed.messageKind != .none { _ = try resumed.takeCarriedMessage() }
+            }
             return
         }
         _ = try switchIntoGenerally(nil)
@@ -290,22 +283,19 @@ public class Greenlet {
 
     /// The fast switch: `target` is suspended and belongs to the calling thread (whose state is
     /// `thread`), and nothing is handed over. No existential, one retain here and one release on
-    /// the resumed side. Returns the resumed greenlet's switch state, where a message may wait.
+    /// the resumed side. Returns the resumed greenlet (running again, so alive), where a message
+    /// may wait.
     @inlinable @inline(__always)
-    static func switchToSuspended(_ target: Greenlet, thread: UnsafeMutableRawPointer)
-        -> UnsafeMutablePointer<GreenletHotState>
-    {
+    static func switchToSuspended(_ target: Greenlet, thread: UnsafeMutableRawPointer) -> Unmanaged<Greenlet> {
         let suspending = Unmanaged<GreenletThread>.fromOpaque(thread)._withUnsafeGuaranteedRef {
             $0.exchangeCurrent(target)
         }
-        let suspendingHot = suspending._withUnsafeGuaranteedRef { $0.hot }
-        let targetHot = target.hot
-        suspendingHot.pointee.state = .suspended
-        targetHot.pointee.state = .running
+        suspending._withUnsafeGuaranteedRef { $0.state = .suspended }
+        target.state = .running
         let transfer = greenloop_fiber_jump(
-            targetHot.pointee.context.unsafelyUnwrapped, suspending.toOpaque(), target.fiber, 0)
+            target.context.unsafelyUnwrapped, suspending.toOpaque(), target.fiber.unsafelyUnwrapped, 0)
         Greenlet.resumed(by: transfer)
-        return suspendingHot
+        return suspending
     }
 
     /// Raises `error` inside this greenlet, where it is suspended, and suspends the current one.
@@ -371,27 +361,24 @@ public class Greenlet {
         if target.state == .notStarted { try target.prepareToStart() }
         target.hand(value, error)
         let suspending = thread.exchangeCurrent(target)
-        let suspendingHot = suspending._withUnsafeGuaranteedRef { $0.hot }
-        suspendingHot.pointee.state = .suspended
-        let targetHot = target.hot
-        targetHot.pointee.state = .running
-        let destination = targetHot.pointee.context.unsafelyUnwrapped
-        let fiber = target.fiber
-        let transfer = greenloop_fiber_jump(destination, suspending.toOpaque(), fiber, 0)
+        suspending._withUnsafeGuaranteedRef { $0.state = .suspended }
+        target.state = .running
+        let transfer = greenloop_fiber_jump(
+            target.context.unsafelyUnwrapped, suspending.toOpaque(), target.fiber.unsafelyUnwrapped, 0)
         Greenlet.resumed(by: transfer)
         // Resumed: the greenlet is current again, so alive.
-        return try suspendingHot.pointee.takeMessage()
+        return try suspending._withUnsafeGuaranteedRef { try $0.takeMessage() }
     }
 
     /// Leaves `value` or `error` for this greenlet's next resumption.
     @inline(__always)
     final func hand(_ value: Any?, _ error: (any Error)?) {
         if let error {
-            hot.pointee.messageError = error
-            hot.pointee.messageKind = .error
+            messageError = error
+            messageKind = .error
         } else if let value {
-            hot.pointee.messageValue = value
-            hot.pointee.messageKind = .value
+            messageValue = value
+            messageKind = .value
         }
     }
 
@@ -399,32 +386,53 @@ public class Greenlet {
     /// frees its stack if it ended), then releases the reference it held as the running greenlet,
     /// which came along with the jump. Released only here, once it is off its stack: if that was
     /// its last reference, a suspended greenlet unwinds (see `deinit`) and a dead one goes away.
-    @usableFromInline
+    ///
+    /// Inlined into every switch: as an out-of-line static method of this (non-final) class it
+    /// cost a call and a metadata lookup per switch. A jumper that ended takes the outlined path.
+    @inlinable @inline(__always)
     static func resumed(by transfer: greenloop_transfer_t) {
-        let opaque = transfer.data.unsafelyUnwrapped
-        let jumper = Unmanaged<Greenlet>.fromOpaque(opaque)
-        let jumperHot = jumper._withUnsafeGuaranteedRef { $0.hot }
-        if jumperHot.pointee.state == .dead {
-            jumper._withUnsafeGuaranteedRef { $0.releaseStack() }
-        } else {
-            jumperHot.pointee.context = transfer.fctx
+        let jumper = Unmanaged<Greenlet>.fromOpaque(transfer.data.unsafelyUnwrapped)
+        let pinned = jumper._withUnsafeGuaranteedRef { jumper in
+            guard _fastPath(jumper.state != .dead) else { return Optional<Bool>.none }
+            jumper.context = transfer.fctx
+            return jumper.isPinned
         }
-        if !jumperHot.pointee.isPinned { jumper.release() }
+        guard let pinned else { return endedGreenletLeft(jumper) }
+        if !pinned { jumper.release() }
+    }
+
+    /// ``resumed(by:)`` after a greenlet's final jump: its stack goes back to the pool, then the
+    /// running slot's reference to it (if it was not pinned) goes.
+    @usableFromInline @inline(never)
+    static func endedGreenletLeft(_ jumper: Unmanaged<Greenlet>) {
+        let pinned = jumper._withUnsafeGuaranteedRef { jumper in
+            jumper.releaseStack()
+            return jumper.isPinned
+        }
+        if !pinned { jumper.release() }
     }
 
     private final func prepareToStart() throws(GreenletError) {
         let stack = try GreenletThread.takeStack(size: stackSize, onThread: homeAddress)
         self.stack = stack
-        fiber.pointee.stack_bottom = UnsafeRawPointer(stack.bottom)
-        fiber.pointee.stack_size = stack.size
-        greenloop_fiber_create(fiber)
-        hot.pointee.context = make_fcontext(stack.top, stack.size, greenletEntry)
+        // The sanitizer record takes the top of the stack, above the first frame.
+        let usableSize = stack.size - GreenletStack.fiberRecordSize
+        let fiber = stack.top - GreenletStack.fiberRecordSize
+        let record = fiber.bindMemory(to: greenloop_fiber_t.self, capacity: 1)
+        record.initialize(to: greenloop_fiber_t(stack_bottom: stack.bottom, stack_size: usableSize, tsan_fiber: nil))
+        greenloop_fiber_create(record)
+        self.fiber = record
+        context = make_fcontext(fiber, usableSize, greenletEntry)
     }
 
     private final func releaseStack() {
         guard let stack else { return }
         self.stack = nil
-        greenloop_fiber_destroy(fiber)
+        if let fiber {
+            greenloop_fiber_destroy(fiber)
+            fiber.deinitialize(count: 1)
+            self.fiber = nil
+        }
         GreenletThread.giveStack(stack, size: stackSize, onThread: homeAddress)
     }
 
@@ -464,13 +472,13 @@ public class Greenlet {
     /// spawned greenlet started by the hub, which needs no ``takeStart()``.
     final var startsWithoutClosureOrMessage: Bool {
         guard case .overridden? = body else { return false }
-        return hot.pointee.messageKind == .none
+        return messageKind == .none
     }
 
     /// Moves the body and the first message out of the greenlet, for its entry frame.
     final func takeStart() -> (body: Body?, first: Ending) {
         let first: Ending
-        do { first = Ending(try hot.pointee.takeMessage()) } catch { first = .threw(error) }
+        do { first = Ending(try takeMessage()) } catch { first = .threw(error) }
         let start = (body, first)
         body = nil
         return start
@@ -487,38 +495,21 @@ extension Greenlet: CustomStringConvertible {
     }
 }
 
-/// The part of a greenlet a switch touches.
-@usableFromInline
-struct GreenletHotState {
+extension Greenlet {
     @usableFromInline
     enum MessageKind: UInt8 {
-        /// Nothing, which reads as a `nil` value: the common case, which copies no existential.
         case none, value, error
     }
 
-    @usableFromInline var state: Greenlet.State
-    /// Where to jump to resume the greenlet; valid while it is suspended.
-    @usableFromInline var context: greenloop_fcontext_t?
-    @usableFromInline var messageKind = MessageKind.none
-    /// See ``Greenlet/pin()``.
-    @usableFromInline var isPinned = false
-    /// Counts the greenlet's yields (``Hub/yieldCurrent()``): an entry in the ready queue resumes
-    /// the greenlet only for the yield it was made for.
-    var yieldTicket: UInt32 = 0
-    @usableFromInline var messageValue: Any?
-    @usableFromInline var messageError: (any Error)?
-
-    init(state: Greenlet.State) { self.state = state }
-
     /// Returns or throws what the last switch into the greenlet carried, and clears it.
     @inlinable @inline(__always)
-    mutating func takeMessage() throws -> Any? {
+    final func takeMessage() throws -> Any? {
         if messageKind == .none { return nil }
         return try takeCarriedMessage()
     }
 
     @usableFromInline
-    mutating func takeCarriedMessage() throws -> Any? {
+    final func takeCarriedMessage() throws -> Any? {
         switch messageKind {
         case .none:
             return nil
@@ -566,11 +557,11 @@ private func greenletMain(_ transfer: greenloop_transfer_t) -> FinalJump {
         let receiver = me.parent.unsafelyUnwrapped.liveSelfOrAncestor
         receiver.hand(value, error)
         receiver.state = .running
-        let destination = receiver.hot.pointee.context.unsafelyUnwrapped
+        let destination = receiver.context.unsafelyUnwrapped
         // The thread's reference to `me` (none if pinned) goes with the jump: `me` outlives its
         // own stack until the receiver has freed it.
         let retainedMe = thread._withUnsafeGuaranteedRef { $0.exchangeCurrent(receiver) }
-        return FinalJump(context: destination, data: retainedMe.toOpaque(), fiber: receiver.fiber)
+        return FinalJump(context: destination, data: retainedMe.toOpaque(), fiber: receiver.fiber.unsafelyUnwrapped)
     }
 }
 
@@ -604,12 +595,5 @@ private func runBody(_ start: (body: Greenlet.Body?, first: Ending)) -> Ending {
     case .overridden:
         GreenletThread.runningOnCallingThread._withUnsafeGuaranteedRef { $0.runWithoutClosure() }
         return .returnedNothing
-    }
-}
-
-extension Int {
-    /// The smallest multiple of `alignment` (a power of two) at or above this value.
-    fileprivate func roundedUp(toMultipleOf alignment: Int) -> Int {
-        (self + alignment - 1) & ~(alignment - 1)
     }
 }

@@ -13,16 +13,15 @@ final class GreenletThread {
     private(set) var main: Greenlet!
     /// The running greenlet, retained by hand unless it is *pinned*: a running greenlet must stay
     /// alive even when its own code drops every other reference to it, because it runs on the
-    /// stack it owns. Behind a pointer, so that the switch path pays no dynamic exclusivity check.
+    /// stack it owns. Unchecked exclusivity: one thread, and no access stays open across a switch.
     ///
     /// A switch moves this reference: the greenlet switched to is retained here, and the one that
     /// switched away hands its reference over with the jump (``exchangeCurrent(_:)``); the
     /// greenlet that resumes releases it, once the other is off its stack (``Greenlet/resumed(by:)``).
     /// A pinned greenlet (see ``Greenlet/pin()``) is kept alive by its pinner, so neither happens
     /// for it: switches between the hub and spawned greenlets count no references.
-    @usableFromInline let running: UnsafeMutablePointer<Unmanaged<Greenlet>?>
+    @usableFromInline @exclusivity(unchecked) var running: Unmanaged<Greenlet>?
     let threadID: CInt
-    // Unchecked exclusivity: one thread, and no access stays open across a switch.
     /// The thread's hub, made on first use.
     @exclusivity(unchecked) var hub: Hub?
     private var pools: [Int: StackPool] = [:]
@@ -32,34 +31,31 @@ final class GreenletThread {
 
     private init() {
         threadID = greenloop_thread_id()
-        running = .allocate(capacity: 1)
-        running.initialize(to: nil)
         // The main greenlet is pinned: this state owns it.
         main = Greenlet(mainOf: self)
-        running.pointee = Unmanaged.passUnretained(main)
+        running = Unmanaged.passUnretained(main)
     }
 
     deinit {
         releaseRunning()
-        running.deallocate()
     }
 
     /// Drops the running-greenlet slot, and the reference it holds if it holds one.
     private func releaseRunning() {
-        if let greenlet = running.pointee, !greenlet._withUnsafeGuaranteedRef({ $0.isPinned }) {
+        if let greenlet = running, !greenlet._withUnsafeGuaranteedRef({ $0.isPinned }) {
             greenlet.release()
         }
-        running.pointee = nil
+        running = nil
     }
 
     /// The greenlet running on this thread.
     var current: Greenlet {
-        @inline(__always) get { running.pointee!.takeUnretainedValue() }
+        @inline(__always) get { running!.takeUnretainedValue() }
     }
 
     /// The greenlet running on this thread, without a reference count operation.
     var currentUnretained: Unmanaged<Greenlet> {
-        @inline(__always) get { running.pointee.unsafelyUnwrapped }
+        @inline(__always) get { running.unsafelyUnwrapped }
     }
 
     /// The calling thread's running greenlet, without a reference count operation (the thread's
@@ -68,7 +64,7 @@ final class GreenletThread {
     static var runningOnCallingThread: Unmanaged<Greenlet> {
         guard let raw = greenloop_thread_state_get() else { return forCallingThread.currentUnretained }
         return Unmanaged<GreenletThread>.fromOpaque(raw)._withUnsafeGuaranteedRef {
-            $0.running.pointee.unsafelyUnwrapped
+            $0.running.unsafelyUnwrapped
         }
     }
 
@@ -91,10 +87,10 @@ final class GreenletThread {
     /// its jump.
     @inlinable @inline(__always)
     func exchangeCurrent(_ target: Greenlet) -> Unmanaged<Greenlet> {
-        let previous = running.pointee.unsafelyUnwrapped
+        let previous = running.unsafelyUnwrapped
         let next = Unmanaged.passUnretained(target)
         if !target.isPinned { _ = next.retain() }
-        running.pointee = next
+        running = next
         return previous
     }
 

@@ -9,8 +9,11 @@ struct GreenletStack {
     /// The lowest usable address; the guard page lies just below it.
     let bottom: UnsafeMutableRawPointer
     let size: Int
-    /// Where the stack starts: it grows down from here.
+    /// The end of the stack's memory. Frames grow down from ``fiberRecordSize`` below it.
     var top: UnsafeMutableRawPointer { bottom + size }
+    /// The bytes at the top of every stack that hold its greenlet's sanitizer record
+    /// (`greenloop_fiber_t`); a multiple of 16, which keeps the first frame aligned.
+    static let fiberRecordSize = 64
 }
 
 /// Stacks of one size, made in slabs and reused.

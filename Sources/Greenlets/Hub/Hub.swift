@@ -167,11 +167,10 @@ public final class Hub {
         let current = GreenletThread.runningOnCallingThread
         guard current.toOpaque() != hubGreenlet.toOpaque() else { throw HubError.blockingInHub }
         // The current greenlet is running, so alive, before and after the switch.
-        let hot = current._withUnsafeGuaranteedRef { $0.hot }
-        let ticket = hot.pointee.yieldTicket
+        let ticket = current._withUnsafeGuaranteedRef { $0.yieldTicket }
         // However the yield ends, the ticket moves on: an entry left in the queue by a yield that
         // ended with a throw then resumes nothing.
-        defer { hot.pointee.yieldTicket = ticket &+ 1 }
+        defer { current._withUnsafeGuaranteedRef { $0.yieldTicket = ticket &+ 1 } }
         ready.append(.yielded(current.retain(), ticket))
         try hubGreenlet._withUnsafeGuaranteedRef { try $0.resume() }
     }

@@ -60,7 +60,7 @@ final class ReadyQueue {
     /// it meanwhile: its ticket moved on).
     @inline(__always)
     private func resumeYielded(_ greenlet: Greenlet, ticket: UInt32) {
-        guard greenlet.hot.pointee.yieldTicket == ticket else { return }
+        guard greenlet.yieldTicket == ticket else { return }
         do {
             try greenlet.resume()
         } catch {
