@@ -2,8 +2,7 @@
 /// ``Group``, ``joinAll(_:timeout:)`` and ``killAll(_:block:timeout:)`` work with. Every spawned
 /// greenlet is a ``SpawnedGreenlet``, which adds its typed value.
 ///
-/// As in gevent, a spawned greenlet *is* a greenlet (one object, one allocation, besides its
-/// switch record): a child of the hub's greenlet, whose body is the closure given to `spawn`.
+/// As in gevent, a spawned greenlet *is* a greenlet (one object, one allocation): a child of the hub's greenlet, whose body is the closure given to `spawn`.
 /// It starts at the hub's next loop iteration and is kept alive by the hub until it ends:
 /// dropping the handle does not stop it. Its outcome is kept; an error that escapes it is
 /// reported once to ``Hub/errorHandler`` (``GreenletExit`` is not an error).
@@ -54,7 +53,7 @@ public class AnySpawnedGreenlet: Greenlet {
     /// The error the body ended with (``GreenletExit`` when it was killed); `nil` while it runs
     /// and when it returned a value.
     public var error: (any Error)? {
-        guard case .threw(let error)? = ending else { return nil }
+        guard hasEnding, case .threw(let error) = ending else { return nil }
         return error
     }
 

@@ -32,26 +32,34 @@ public final class Hub {
     // Unchecked exclusivity: see Waiter.
     /// Spawned greenlets that have not ended: the hub keeps them alive, as gevent's loop keeps
     /// the greenlets its watchers will resume. Each knows its index, so that joining and leaving
-    /// are O(1) with no hashing (a dictionary here cost 12% of a spawn+join).
-    @exclusivity(unchecked) private var live: [AnySpawnedGreenlet] = []
+    /// are O(1) with no hashing (a dictionary here cost 12% of a spawn+join). Retained by hand:
+    /// a greenlet that leaves the list while it runs hands its reference to the thread instead
+    /// of the thread retaining it and the list releasing it (two atomic operations a greenlet).
+    @exclusivity(unchecked) private var live: [Unmanaged<AnySpawnedGreenlet>] = []
 
     func admitLive(_ member: AnySpawnedGreenlet) {
         member.liveIndex = live.count
-        live.append(member)
+        live.append(.passRetained(member))
         member.pin()
     }
 
     func dismissLive(_ member: AnySpawnedGreenlet) {
         let index = member.liveIndex
-        guard index >= 0, index < live.count, live[index] === member else { return }
-        member.unpin()
+        guard index >= 0, index < live.count, live[index].toOpaque() == Unmanaged.passUnretained(member).toOpaque()
+        else { return }
+        let reference = live[index]
         let last = live.removeLast()
         if index < live.count {
             live[index] = last
-            last.liveIndex = index
+            last._withUnsafeGuaranteedRef { $0.liveIndex = index }
         }
         member.liveIndex = -1
+        // The caller still holds `member` (it runs, or it is the caller's own handle).
+        if !member.unpinHandingReferenceToThread() { reference.release() }
     }
+
+    /// The spawned greenlets that have not ended, for ``destroy(timeout:)``.
+    private var liveGreenlets: [AnySpawnedGreenlet] { live.map { $0.takeUnretainedValue() } }
 
     private init(loop: any Loop, logger: Logger) throws(GreenletError) {
         self.loop = loop
@@ -71,6 +79,13 @@ public final class Hub {
     }
 
     deinit {
+        // Greenlets that never ended go with the hub (a suspended one unwinds).
+        let survivors = live
+        live = []
+        for survivor in survivors {
+            survivor._withUnsafeGuaranteedRef { $0.unpin() }
+            survivor.release()
+        }
         hubGreenlet._withUnsafeGuaranteedRef { $0.unpin() }
         hubGreenlet.release()
     }
@@ -130,7 +145,7 @@ public final class Hub {
             throw HubError.notFromMainGreenlet
         }
         guard !isDestroyed else { return }
-        let survivors = live
+        let survivors = liveGreenlets
         for survivor in survivors { try survivor.kill(block: false) }
         if !survivors.isEmpty {
             _ = try? completes(within: timeout) {

@@ -23,8 +23,8 @@ public final class SpawnedGreenlet<Value>: AnySpawnedGreenlet {
 
     /// How the body ended, once it has.
     public var result: Result<Value, any Error>? {
+        guard hasEnding else { return nil }
         switch ending {
-        case nil: return nil
         case .returned(let value): return .success(value as! Value)
         case .threw(let error): return .failure(error)
         case .returnedNothing: preconditionFailure("a spawned greenlet's value is always boxed")
@@ -46,9 +46,8 @@ public final class SpawnedGreenlet<Value>: AnySpawnedGreenlet {
 
 /// Starts `body` in a new greenlet at the hub's next iteration, and returns its handle.
 ///
-/// Cost: two allocations (the greenlet, and its switch record) besides `body`'s own closure; a
-/// stack comes from the thread's pool. See `make bench`
-/// for spawn+join against gevent.
+/// Cost: one allocation (the greenlet) besides `body`'s own closure; a stack comes from the
+/// thread's pool. See `make bench` for spawn+join against gevent.
 ///
 /// - Parameter stackSize: the greenlet's stack; by default the hub's ``Hub/defaultStackSize``.
 @inlinable
