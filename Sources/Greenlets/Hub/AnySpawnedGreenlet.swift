@@ -13,7 +13,10 @@ public class AnySpawnedGreenlet: Greenlet {
     // Unowned(unsafe): the hub outlives its greenlets (``Hub/destroy(timeout:)`` ends them
     // first); the checked kind cost a reference count operation per use.
     unowned(unsafe) let hub: Hub
-    @exclusivity(unchecked) private var joiners: [Waiter] = []
+    /// The greenlets waiting in ``join(timeout:)``, in arrival order: the first in a slot of its
+    /// own (most greenlets have one joiner at most, which then costs no array), the others after.
+    @exclusivity(unchecked) private var firstJoiner: Waiter?
+    @exclusivity(unchecked) private var laterJoiners: [Waiter] = []
     @exclusivity(unchecked) private var links: [() -> Void] = []
     /// Where it is in the hub's list of live greenlets; -1 when not there.
     @exclusivity(unchecked) var liveIndex = -1
@@ -64,8 +67,8 @@ public class AnySpawnedGreenlet: Greenlet {
     public func join(timeout: Duration? = nil) throws -> Bool {
         guard !hasEnding else { return true }
         let waiter = hub.takeWaiter()
-        joiners.append(waiter)
-        defer { joiners.removeAll { $0 === waiter } }
+        if firstJoiner == nil { firstJoiner = waiter } else { laterJoiners.append(waiter) }
+        defer { removeJoiner(waiter) }
         guard try completes(within: timeout, { try waiter.wait() }) else { return false }
         hub.recycle(waiter)
         return hasEnding
@@ -102,13 +105,25 @@ public class AnySpawnedGreenlet: Greenlet {
         }
     }
 
+    /// Takes `waiter` out of the joiners, if it is still there (a join that timed out, or was
+    /// killed); the next in line takes the first slot.
+    private func removeJoiner(_ waiter: Waiter) {
+        if firstJoiner === waiter {
+            firstJoiner = laterJoiners.isEmpty ? nil : laterJoiners.removeFirst()
+        } else if !laterJoiners.isEmpty {
+            laterJoiners.removeAll { $0 === waiter }
+        }
+    }
+
     /// Records the outcome, wakes the joiners, schedules the links, and leaves the hub's list.
     private func end(with outcome: Ending) {
         record(outcome)
-        if !joiners.isEmpty {
-            let joiners = self.joiners
-            self.joiners = []
-            for waiter in joiners { waiter.wakeSoon() }
+        if let first = firstJoiner {
+            let later = laterJoiners
+            firstJoiner = nil
+            laterJoiners = []
+            first.wakeSoon()
+            for waiter in later { waiter.wakeSoon() }
         }
         if !links.isEmpty {
             let links = self.links
