@@ -113,6 +113,32 @@ struct HubTests {
         }
     }
 
+    @Test("several joiners: one that gives up leaves, the others wake in the order they joined", arguments: allBackends)
+    func severalJoiners(backend: Backend) throws {
+        try withHub(backend) { _ in
+            let gate = Event()
+            let target = try spawn { try gate.wait() }
+            var woken: [String] = []
+            func joiner(_ name: String, timeout: Duration) throws -> SpawnedGreenlet<Void> {
+                try spawn {
+                    let ended = try target.join(timeout: timeout)
+                    woken.append("\(name):\(ended)")
+                }
+            }
+            let impatient = try joiner("first", timeout: .milliseconds(10))
+            let patient = try [joiner("second", timeout: .seconds(5)), joiner("third", timeout: .seconds(5))]
+            #expect(try impatient.join(timeout: .seconds(5)))
+            #expect(woken == ["first:false"])
+            // The first slot is free again: a late joiner queues behind the two still waiting.
+            let late = try joiner("fourth", timeout: .seconds(5))
+            try sleep(.zero)
+            gate.set()
+            #expect(try joinAll(patient + [late], timeout: .seconds(5)))
+            #expect(woken == ["first:false", "second:true", "third:true", "fourth:true"])
+            #expect(try target.join(timeout: .zero))
+        }
+    }
+
     @Test("Event wakes every waiter in the order they waited", arguments: allBackends)
     func eventWakesAll(backend: Backend) throws {
         try withHub(backend) { _ in
