@@ -22,35 +22,38 @@ public final class EventLoop: Loop {
     private let ownerThread: pthread_t
     private let ownerThreadID: CInt
 
+    // Unchecked exclusivity (every stored `var` here): the loop is used on its owner thread
+    // only (every public entry checks it), and no access stays open across a callback; the
+    // dynamic checks cost a runtime call per access on the per-iteration path.
     /// See ``Loop/now``.
-    public private(set) var now: LoopInstant
+    @exclusivity(unchecked) public private(set) var now: LoopInstant
     /// See ``Loop/iteration``.
-    public private(set) var iteration: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var iteration: UInt64 = 0
     /// See ``Loop/activeWatcherCount``.
-    public private(set) var activeWatcherCount = 0
+    @exclusivity(unchecked) public private(set) var activeWatcherCount = 0
     /// See ``Loop/referencedWatcherCount``.
-    public private(set) var referencedWatcherCount = 0
+    @exclusivity(unchecked) public private(set) var referencedWatcherCount = 0
     /// See ``Loop/isRunning``.
-    public private(set) var isRunning = false
+    @exclusivity(unchecked) public private(set) var isRunning = false
     /// See ``Loop/isClosed``.
-    public private(set) var isClosed = false
+    @exclusivity(unchecked) public private(set) var isClosed = false
     /// See ``Loop/errorHandler``.
-    public var errorHandler: (_ error: any Error, _ source: String) -> Void
+    @exclusivity(unchecked) public var errorHandler: (_ error: any Error, _ source: String) -> Void
 
     /// The loop's own watcher on ``waker``; never counted, so it never keeps `run` going.
-    private var wakeWatcher: IOWatcher?
-    private var queuedCallbacks: [() throws -> Void] = []
-    private var runningCallbacks: [() throws -> Void] = []
+    @exclusivity(unchecked) private var wakeWatcher: IOWatcher?
+    @exclusivity(unchecked) private var queuedCallbacks: [() throws -> Void] = []
+    @exclusivity(unchecked) private var runningCallbacks: [() throws -> Void] = []
     private let phaseWatchers = [WatcherList<LoopPhaseWatcher>(), .init(), .init()]
     private let asyncWatchers = WatcherList<AsyncWatcher>()
-    private var signalWatchers: [CInt: WatcherList<SignalWatcher>] = [:]
-    private var stopRequested = false
-    private var forkHandlers: [(id: ForkHandlerID, body: (EventLoop) throws -> Void)] = []
-    private var nextForkHandlerID = 0
+    @exclusivity(unchecked) private var signalWatchers: [CInt: WatcherList<SignalWatcher>] = [:]
+    @exclusivity(unchecked) private var stopRequested = false
+    @exclusivity(unchecked) private var forkHandlers: [(id: ForkHandlerID, body: (EventLoop) throws -> Void)] = []
+    @exclusivity(unchecked) private var nextForkHandlerID = 0
     /// Set before each wait; the first callback after it refreshes ``now``.
-    private var nowIsStale = false
+    @exclusivity(unchecked) private var nowIsStale = false
     /// Whether any callback ran in this iteration (idle watchers run only when none did).
-    private var didDispatch = false
+    @exclusivity(unchecked) private var didDispatch = false
 
     /// See ``Loop/backend``.
     public var backend: BackendKind { native.kind }

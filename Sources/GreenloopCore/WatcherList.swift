@@ -14,10 +14,12 @@ final class WatcherList<Element: AnyObject> {
         let id: ObjectIdentifier
     }
 
-    private var entries: [Entry] = []
+    // Unchecked exclusivity: used on the loop's thread only, and no access stays open across a
+    // callback (`forEach` reads an entry, then calls); the loop asks `isEmpty` every iteration.
+    @exclusivity(unchecked) private var entries: [Entry] = []
     /// During a walk: the index being visited, and the end of the walk; -1 otherwise.
-    private var cursor = -1
-    private var end = 0
+    @exclusivity(unchecked) private var cursor = -1
+    @exclusivity(unchecked) private var end = 0
 
     var isEmpty: Bool { entries.isEmpty }
 

@@ -22,14 +22,14 @@ public final class Hub {
     /// The hub's greenlet, retained by hand (released in deinit) so that a switch to the hub
     /// reads it without a reference count operation.
     private let hubGreenlet: Unmanaged<Greenlet>
+    // Unchecked exclusivity (here and below): see Waiter.
     /// The stack size of greenlets spawned on this hub without one of their own; by default
     /// ``Greenlet/defaultStackSize``. A size below ``Greenlet/minimumStackSize`` makes `spawn`
     /// throw ``GreenletError/stackTooSmall(_:)``.
-    public var defaultStackSize = Greenlet.defaultStackSize
+    @exclusivity(unchecked) public var defaultStackSize = Greenlet.defaultStackSize
     /// Where errors that escape spawned greenlets are reported, once each. The default logs them
     /// through the hub's `Logger` at `.info`.
-    public var errorHandler: (_ error: any Error, _ greenlet: String) -> Void
-    // Unchecked exclusivity: see Waiter.
+    @exclusivity(unchecked) public var errorHandler: (_ error: any Error, _ greenlet: String) -> Void
     /// Spawned greenlets that have not ended: the hub keeps them alive, as gevent's loop keeps
     /// the greenlets its watchers will resume. Each knows its index, so that joining and leaving
     /// are O(1) with no hashing (a dictionary here cost 12% of a spawn+join). Retained by hand:
@@ -130,8 +130,8 @@ public final class Hub {
         return nil
     }
 
-    private var isDestroyed = false
-    var ownsLoop = false
+    @exclusivity(unchecked) private var isDestroyed = false
+    @exclusivity(unchecked) var ownsLoop = false
 
     /// Ends the hub: kills the spawned greenlets that are left (waiting for them at most
     /// `timeout`), stops the loop, ends the hub's greenlet, and detaches the hub from the thread;

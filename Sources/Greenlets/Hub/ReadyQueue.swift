@@ -24,7 +24,7 @@ final class ReadyQueue {
     @exclusivity(unchecked) private var entries = Deque<Entry>()
     @exclusivity(unchecked) private var isDrainScheduled = false
     /// Set once, by the hub's initialiser. Unowned(unsafe): the hub owns this queue.
-    unowned(unsafe) var hub: Hub?
+    @exclusivity(unchecked) unowned(unsafe) var hub: Hub?
     /// What the loop's next-iteration callback reaches the queue through. Not a weak reference
     /// to the queue: a weakly referenced object counts its references in a side table, which
     /// made every retain of the queue take the runtime's slow path (a seventh of a `sleep(.zero)`).
@@ -104,5 +104,5 @@ final class ReadyQueue {
 /// The queue a scheduled drain runs, cleared when the queue goes.
 private final class DrainTrigger {
     // Unowned(unsafe): cleared by the queue's deinit, so never dangling when read.
-    unowned(unsafe) var queue: ReadyQueue?
+    @exclusivity(unchecked) unowned(unsafe) var queue: ReadyQueue?
 }

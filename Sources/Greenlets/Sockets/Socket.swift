@@ -48,7 +48,7 @@ public final class Socket {
     /// How long any one operation may wait; `nil` waits as long as it takes.
     @exclusivity(unchecked) public var timeout: Duration?
     /// The peer, for a connected or accepted socket.
-    public private(set) var peer: SocketAddress?
+    @exclusivity(unchecked) public private(set) var peer: SocketAddress?
     // Unchecked exclusivity: one thread, and no access stays open across a switch.
     /// The directions a greenlet is using now (``Use`` bits), so that a second one is refused.
     @exclusivity(unchecked) private var inUse: UInt8 = 0
