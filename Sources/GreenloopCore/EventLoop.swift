@@ -313,6 +313,16 @@ public final class EventLoop: Loop {
         }
     }
 
+    /// Whether the calling thread is the loop's. Cost: `pthread_self` and a comparison.
+    var isOwnerThread: Bool {
+        @inline(__always) get { pthread_equal(pthread_self(), ownerThread) != 0 }
+    }
+
+    /// Whether ``checkUsable(operation:)`` would pass.
+    var isUsableOnCallingThread: Bool {
+        @inline(__always) get { isOwnerThread && !isClosed }
+    }
+
     /// Throws unless called on the loop's thread while the loop is open.
     @inline(__always)
     func checkUsable(operation: @autoclosure () -> String) throws(LoopError) {

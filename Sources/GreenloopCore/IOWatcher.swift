@@ -69,7 +69,7 @@ public final class IOWatcher: Watcher {
     /// Called by the backend when the descriptor is ready. Not API.
     @_spi(Backend)
     public func _nativeReady(_ ready: IOEvents) {
-        eventLoop.dispatch(from: self) { () throws -> Void in try callback(ready) }
+        withEventLoop { $0.dispatch(from: self) { () throws -> Void in try callback(ready) } }
     }
 
     /// Called by the backend when it has stopped the watcher because its descriptor became

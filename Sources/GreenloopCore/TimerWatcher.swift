@@ -82,7 +82,7 @@ public final class TimerWatcher: Watcher {
         } else {
             schedule(in: repeatNanoseconds)
             state = .active
-            eventLoop.watcherActivated(referenced: ref)
+            withEventLoop { $0.watcherActivated(referenced: ref) }
         }
     }
 
@@ -93,23 +93,25 @@ public final class TimerWatcher: Watcher {
     override func releaseResources() { native = nil }
 
     private func schedule(in nanoseconds: UInt64) {
-        deadline = eventLoop.now.advanced(byNanoseconds: nanoseconds)
+        deadline = withEventLoop { $0.now }.advanced(byNanoseconds: nanoseconds)
         native?.start(afterNanoseconds: nanoseconds, priority: priority)
     }
 
     /// Called by the backend when its one-shot timer expires. Not API.
     @_spi(Backend)
     public func _nativeExpired() {
-        eventLoop.dispatch(from: self) { () throws -> Void in
-            if repeatNanoseconds > 0 {
-                let now = eventLoop.now
-                let next = deadline.advanced(byNanoseconds: repeatNanoseconds)
-                deadline = next > now ? next : now
-                native?.start(afterNanoseconds: deadline.nanoseconds - now.nanoseconds, priority: priority)
-            } else {
-                didStopByItself()
+        withEventLoop { loop in
+            loop.dispatch(from: self) { () throws -> Void in
+                if repeatNanoseconds > 0 {
+                    let now = loop.now
+                    let next = deadline.advanced(byNanoseconds: repeatNanoseconds)
+                    deadline = next > now ? next : now
+                    native?.start(afterNanoseconds: deadline.nanoseconds - now.nanoseconds, priority: priority)
+                } else {
+                    didStopByItself()
+                }
+                try callback()
             }
-            try callback()
         }
     }
 

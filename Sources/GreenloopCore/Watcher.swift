@@ -25,11 +25,11 @@ public class Watcher {
         case stopped, active, closed
     }
 
-    /// Unowned, so that the loop's own internal watchers, which the loop holds, form no cycle
-    /// with it; ``retainedLoop`` keeps the loop alive for every other watcher.
-    /// Unowned(unsafe): ``retainedLoop`` keeps it alive for a user's watcher, and the loop owns
-    /// its internal ones; the checked kind cost an atomic operation per use, on every wake-up.
-    unowned(unsafe) let eventLoop: EventLoop
+    /// The loop, unretained, so that the loop's own internal watchers, which the loop holds,
+    /// form no cycle with it: ``retainedLoop`` keeps it alive for a user's watcher, and the loop
+    /// owns its internal ones. Unmanaged rather than `unowned(unsafe)`, whose every use the
+    /// compiler wraps in a retain and a release: the hot paths go through ``withEventLoop(_:)``.
+    private let loopReference: Unmanaged<EventLoop>
     /// The strong reference by which a user's watcher keeps its loop alive; `nil` for the loop's
     /// internal watchers (owned by the loop, or by a watcher that holds the loop).
     private let retainedLoop: EventLoop?
@@ -50,7 +50,7 @@ public class Watcher {
     @exclusivity(unchecked) public private(set) var priority = 0
 
     init(loop: EventLoop, isCounted: Bool) {
-        self.eventLoop = loop
+        self.loopReference = .passUnretained(loop)
         self.retainedLoop = isCounted ? loop : nil
         self.isCounted = isCounted
     }
@@ -58,11 +58,21 @@ public class Watcher {
     /// The loop the watcher belongs to.
     public var loop: any Loop { eventLoop }
 
+    /// The loop, as a strong reference (retained for as long as the caller uses it).
+    final var eventLoop: EventLoop { loopReference.takeUnretainedValue() }
+
+    /// Runs `body` with the loop, counting no reference to it: the watcher keeps it alive (see
+    /// ``loopReference``).
+    @inline(__always)
+    final func withEventLoop<Result>(_ body: (EventLoop) -> Result) -> Result {
+        loopReference._withUnsafeGuaranteedRef(body)
+    }
+
     /// "timer watcher", "io watcher", …: used in error messages.
     var kindName: String { "watcher" }
 
     /// Whether the watcher is started (and its loop open). Cost: two loads.
-    public var isActive: Bool { state == .active && !eventLoop.isClosed }
+    public var isActive: Bool { state == .active && !withEventLoop { $0.isClosed } }
 
     /// Whether its event happened and its callback has not run yet.
     public var isPending: Bool { false }
@@ -80,12 +90,12 @@ public class Watcher {
         guard state == .stopped else { return }
         try activate()
         state = .active
-        if isCounted { eventLoop.watcherActivated(referenced: ref) }
+        if isCounted { withEventLoop { $0.watcherActivated(referenced: ref) } }
     }
 
     /// Stops watching; a pending callback will not run. No effect when not active.
     public final func stop() throws(LoopError) {
-        try eventLoop.checkThread(operation: "\(kindName).stop()")
+        if !withEventLoop({ $0.isOwnerThread }) { try eventLoop.checkThread(operation: "\(kindName).stop()") }
         deactivateIfActive()
     }
 
@@ -105,8 +115,10 @@ public class Watcher {
         try checkUsable("setRef(_:)")
         guard ref != self.ref else { return }
         if state == .active && isCounted {
-            eventLoop.watcherDeactivated(referenced: self.ref)
-            eventLoop.watcherActivated(referenced: ref)
+            withEventLoop { loop in
+                loop.watcherDeactivated(referenced: self.ref)
+                loop.watcherActivated(referenced: ref)
+            }
         }
         self.ref = ref
     }
@@ -128,7 +140,10 @@ public class Watcher {
 
     /// Checks the thread, the loop and the watcher before an operation.
     final func checkUsable(_ operation: @autoclosure () -> String) throws(LoopError) {
-        try eventLoop.checkUsable(operation: kindName + "." + operation())
+        // The common case without a look at the operation's name, which the error path builds.
+        if !withEventLoop({ $0.isUsableOnCallingThread }) {
+            try eventLoop.checkUsable(operation: kindName + "." + operation())
+        }
         if state == .closed { throw .watcherClosed(operation: operation(), watcher: kindName) }
     }
 
@@ -136,16 +151,16 @@ public class Watcher {
     final func deactivateIfActive() {
         guard state == .active else { return }
         state = .stopped
-        guard !eventLoop.isClosed else { return }
+        guard !withEventLoop({ $0.isClosed }) else { return }
         deactivate()
-        if isCounted { eventLoop.watcherDeactivated(referenced: ref) }
+        if isCounted { withEventLoop { $0.watcherDeactivated(referenced: ref) } }
     }
 
     /// Marks a watcher stopped whose backend has already stopped it (a one-shot event fired).
     final func didStopByItself() {
         guard state == .active else { return }
         state = .stopped
-        if isCounted { eventLoop.watcherDeactivated(referenced: ref) }
+        if isCounted { withEventLoop { $0.watcherDeactivated(referenced: ref) } }
     }
 
     /// Retires one of the loop's internal watchers while the loop closes or deinitialises: frees
