@@ -20,14 +20,17 @@ final class ReadinessWaiter {
     /// clears it on the way out, and a wake-up after that finds ``waiter`` nil), and it is
     /// never queued anywhere else. No hub access and no allocation per wait.
     private let reusableWaiter: Waiter
-    /// The greenlet's current wait; `nil` between waits.
-    @exclusivity(unchecked) private var waiter: Waiter?
+    /// The greenlet's current wait (``reusableWaiter``, which owns it); `nil` between waits.
+    @exclusivity(unchecked) private var waiter: Unmanaged<Waiter>?
     @exclusivity(unchecked) private var timedOut = false
+    /// The hub's buffer for socket reads (see ``ReceiveScratch``), which lives as long as the hub.
+    let receiveBuffer: UnsafeMutableRawPointer
 
     init(fd: CInt, _ events: IOEvents) throws {
         let hub = try Hub.current()
         self.hub = hub
         reusableWaiter = Waiter(hub: hub)
+        receiveBuffer = hub.receiveScratch.base
         // Unowned(unsafe) in the callbacks: the watchers that call back are this object's own,
         // stopped when it goes; the checked kind cost two reference-count operations per wake-up.
         watcher = try hub.loop.makeIOWatcher(.init(rawValue: fd), events) { [unowned(unsafe) self] _ in self.ready() }
@@ -36,8 +39,10 @@ final class ReadinessWaiter {
     /// Waits until ready, at most `timeout`; false when the timeout passed first.
     func wait(timeout: Duration?) throws -> Bool {
         let waiter = reusableWaiter
-        self.waiter = waiter
+        self.waiter = .passUnretained(waiter)
         timedOut = false
+        // One strong reference for the whole wait, rather than one per use of the property.
+        let watcher = self.watcher!
         if watcher.isActive { try watcher.setRef(true) } else { try watcher.start() }
         var stayStarted = false
         defer {
@@ -51,7 +56,7 @@ final class ReadinessWaiter {
             } else {
                 timer = try hub.loop.makeTimer(after: timeout) { [unowned(unsafe) self] in
                     self.timedOut = true
-                    self.waiter?.wake()
+                    self.waiter?._withUnsafeGuaranteedRef { $0.wake() }
                 }
             }
             try timer?.start()
@@ -64,7 +69,7 @@ final class ReadinessWaiter {
 
     private func ready() {
         if let waiter {
-            waiter.wake()
+            waiter._withUnsafeGuaranteedRef { $0.wake() }
         } else {
             try? watcher.stop()
         }

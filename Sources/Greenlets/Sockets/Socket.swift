@@ -56,9 +56,11 @@ public final class Socket {
     // switch (see Waiter); the dynamic checks were a twentieth of an echo round trip.
     /// Bytes read ahead by ``read(until:maxBytes:)`` and ``readExactly(_:)``.
     @exclusivity(unchecked) private var buffered: [UInt8] = []
-    /// Made on the first wait in each direction, and reused.
-    @exclusivity(unchecked) private var readReadiness: ReadinessWaiter?
-    @exclusivity(unchecked) private var writeReadiness: ReadinessWaiter?
+    /// Made on the first wait in each direction (the first read, for reads), and reused.
+    /// Retained by hand (released by ``close()``), so that a wait reaches its waiter without a
+    /// reference count operation.
+    @exclusivity(unchecked) private var readReadiness: Unmanaged<ReadinessWaiter>?
+    @exclusivity(unchecked) private var writeReadiness: Unmanaged<ReadinessWaiter>?
 
     /// A new, unconnected socket.
     ///
@@ -257,8 +259,11 @@ public final class Socket {
     public func close() {
         guard fileDescriptor >= 0 else { return }
         // Watchers first: a descriptor must not be closed under an active watcher.
-        readReadiness?.close()
-        writeReadiness?.close()
+        for readiness in [readReadiness, writeReadiness] {
+            guard let readiness else { continue }
+            readiness._withUnsafeGuaranteedRef { $0.close() }
+            readiness.release()
+        }
         readReadiness = nil
         writeReadiness = nil
         Glibc.close(fileDescriptor)
@@ -337,18 +342,19 @@ public final class Socket {
 
     private func exclusivelyRead(maxBytes: Int = 65536) throws -> [UInt8] {
         try exclusively(.reading, "read") { fd in
+            let readiness = try readiness(fd, readable: true)
             if receiveBufferDrained {
                 // The last read left nothing behind, so a recv now would most likely answer
                 // EAGAIN: wait for readiness first, as an event-driven server would, and save
                 // that system call (a third of a ping-pong's calls).
                 receiveBufferDrained = false
-                guard try readiness(fd, readable: true).wait(timeout: timeout) else {
+                guard try readiness._withUnsafeGuaranteedRef({ try $0.wait(timeout: timeout) }) else {
                     throw SocketError.timedOut("read", after: timeout ?? .zero, address: peer)
                 }
             }
             let bytes: [UInt8]
             if maxBytes <= ReceiveScratch.size {
-                let scratch = try Hub.current().receiveScratch.base
+                let scratch = readiness._withUnsafeGuaranteedRef { $0.receiveBuffer }
                 let count = try io("read", fd, readable: true) { Glibc.recv(fd, scratch, maxBytes, 0) }
                 bytes = Array(UnsafeRawBufferPointer(start: scratch, count: count))
             } else {
@@ -374,7 +380,7 @@ public final class Socket {
     ) throws -> Int {
         do {
             return try cooperativeCall(fd, readable: readable, timeout: timeout, wait: { limit in
-                try self.readiness(fd, readable: readable).wait(timeout: limit)
+                try self.readiness(fd, readable: readable)._withUnsafeGuaranteedRef { try $0.wait(timeout: limit) }
             }, call)
         } catch CooperativeCallFailure.timedOut {
             throw SocketError.timedOut(operation, after: timeout ?? .zero, address: address ?? peer)
@@ -383,15 +389,19 @@ public final class Socket {
         }
     }
 
-    private func readiness(_ fd: CInt, readable: Bool) throws -> ReadinessWaiter {
+    /// The waiter for one direction, made on first use; the socket keeps it alive until
+    /// ``close()``.
+    private func readiness(_ fd: CInt, readable: Bool) throws -> Unmanaged<ReadinessWaiter> {
         if readable {
             if let readReadiness { return readReadiness }
-            readReadiness = try ReadinessWaiter(fd: fd, .read)
-            return readReadiness!
+            let made = Unmanaged.passRetained(try ReadinessWaiter(fd: fd, .read))
+            readReadiness = made
+            return made
         }
         if let writeReadiness { return writeReadiness }
-        writeReadiness = try ReadinessWaiter(fd: fd, .write)
-        return writeReadiness!
+        let made = Unmanaged.passRetained(try ReadinessWaiter(fd: fd, .write))
+        writeReadiness = made
+        return made
     }
 
     private func firstIndex(of delimiter: [UInt8], from start: Int) -> Int? {
