@@ -8,6 +8,8 @@ struct Workload {
     let implementations: [Implementation]
     /// Which implementation each Greenloop implementation is compared with, and the target.
     let comparisons: [Comparison]
+    /// Rounds for this workload in a full run, when not the suite's default.
+    var rounds: Int? = nil
 }
 
 /// A program (or an in-process call) that yields one sample per run.

@@ -2,9 +2,10 @@
 //
 // usage: greenloop-bench [--quick] [--only SUBSTRING] | --redraw
 //
-// Full runs take at least 3 rounds of each workload and report medians and ranges; --quick runs
-// each workload once at small sizes (to keep the suite from rotting; no thresholds). Results go
-// to the table on standard output, results/latest.json and results/latest.svg (full runs only).
+// Full runs take 3 rounds of each workload (7 of the greenlet micro-benchmarks) and report
+// medians and ranges; --quick runs each workload once at small sizes (to keep the suite from
+// rotting; no thresholds). Results go to the table on standard output, results/latest.json and
+// results/latest.svg (full runs only).
 // Servers run on CPU 0 and their load generator on CPU 1, so that they do not compete for a core.
 import Foundation
 
@@ -18,6 +19,9 @@ if arguments.contains("--redraw") {
 let quick = arguments.contains("--quick")
 let only = arguments.firstIndex(of: "--only").map { arguments[$0 + 1] }
 let rounds = quick ? 1 : 3
+/// Rounds of the greenlet micro-benchmarks (under a second a run), whose medians move with the
+/// machine's noise more than the servers' do.
+let microRounds = quick ? 1 : 7
 let paths = Paths(benchmarks: URL(fileURLWithPath: CommandLine.arguments[0])
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent())
 
@@ -46,7 +50,8 @@ func greenletWorkload(_ name: String, _ unit: String, _ key: String, _ command: 
         comparisons: backends.map {
             Comparison(implementation: "Greenloop (\($0))", baseline: "gevent",
                        target: .fasterBy(40, than: "gevent", andAtMost: bound, unit))
-        })
+        },
+        rounds: microRounds)
 }
 
 /// Greenloop on each backend against the same library driven from C.
@@ -257,7 +262,8 @@ var workloads: [Workload] = [
         ],
         comparisons: ["Greenlet.resume, spawned", "Greenlet.resume, plain"].map {
             Comparison(implementation: $0, baseline: "jump_fcontext in C", target: .atMost(1.2, of: "C"))
-        }),
+        },
+        rounds: microRounds),
     greenletWorkload("spawn+join", "ns/greenlet", "ns_per_greenlet", "spawn-join", size: quick ? 10_000 : 200_000, bound: 500),
     greenletWorkload("sleep(0)", "ns/call", "ns_per_call", "sleep0", size: quick ? 10_000 : 1_000_000, bound: 100),
     greenletWorkload("Event ping-pong", "ns/round trip", "ns_per_round_trip", "event-pingpong",
@@ -281,10 +287,10 @@ let started = Date()
 var samples = Samples()
 for workload in workloads where !workload.implementations.isEmpty {
     log(workload.name)
-    measure(workload, rounds: rounds, into: &samples, log: log)
+    measure(workload, rounds: workload.rounds ?? rounds, into: &samples, log: log)
 }
 let rows = makeRows(workloads, samples)
-printTable(rows, rounds: rounds, elapsed: Date().timeIntervalSince(started))
+printTable(rows, rounds: rounds, microRounds: microRounds, elapsed: Date().timeIntervalSince(started))
 if !quick && only == nil {
     try writeResults(rows, to: paths.results)
 }
