@@ -75,6 +75,16 @@ final class GreenletThread {
         Unmanaged.fromOpaque(greenloop_thread_state_get().unsafelyUnwrapped)
     }
 
+    /// The calling thread's hub, if it has one, unretained: the thread keeps it alive until
+    /// ``Hub/destroy(timeout:)`` or the thread's exit.
+    @inline(__always)
+    static var unretainedHubOfCallingThread: Unmanaged<Hub>? {
+        guard let raw = greenloop_thread_state_get() else { return nil }
+        return Unmanaged<GreenletThread>.fromOpaque(raw)._withUnsafeGuaranteedRef { thread in
+            thread.hub.map { Unmanaged.passUnretained($0) }
+        }
+    }
+
     /// The calling thread's hub, if it has one, read without retaining the thread's state.
     @inline(__always)
     static var hubOfCallingThread: Hub? {

@@ -70,7 +70,7 @@ public class AnySpawnedGreenlet: Greenlet {
         if firstJoiner == nil { firstJoiner = waiter } else { laterJoiners.append(waiter) }
         defer { removeJoiner(waiter) }
         guard try completes(within: timeout, { try waiter.wait() }) else { return false }
-        hub.recycle(waiter)
+        waiter.recycle()
         return hasEnding
     }
 

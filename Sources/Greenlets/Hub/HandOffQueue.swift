@@ -48,8 +48,7 @@ final class HandOffQueue<Payload> {
     private func waitInLine<Handed>(
         bringing payload: Payload, timeout: Duration?, giveBack: (Any?) -> Void, take: (Waiter) -> Handed
     ) throws -> Handed {
-        let hub = try Hub.current()
-        let waiter = hub.takeWaiter()
+        let waiter = try Hub.takeWaiterOnCallingThread()
         waiter.isQueued = true
         places.append(Place(waiter: waiter, payload: payload))
         let woken: Bool
@@ -69,7 +68,7 @@ final class HandOffQueue<Payload> {
         let handed = take(waiter)
         // Woken by the hand-off: in no queue and with no wake-up pending, so reusable. (One whose
         // wait ended otherwise may still have a wake-up coming, and is never reused.)
-        if woken { hub.recycle(waiter) }
+        if woken { waiter.recycle() }
         return handed
     }
 

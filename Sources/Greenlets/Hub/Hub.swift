@@ -190,6 +190,16 @@ public final class Hub {
         try hubGreenlet._withUnsafeGuaranteedRef { try $0.resume() }
     }
 
+    /// ``yieldCurrent()`` on the calling thread's hub (made on first use), without counting a
+    /// reference to the hub: the thread keeps it alive, and nothing touches the hub once the
+    /// yielding greenlet is resumed.
+    static func yieldOnCallingThread() throws {
+        if let hub = GreenletThread.unretainedHubOfCallingThread {
+            return try hub._withUnsafeGuaranteedRef { try $0.yieldCurrent() }
+        }
+        try current().yieldCurrent()
+    }
+
     /// How long greenlets that only yield (`sleep(.zero)`) may run before the loop polls I/O
     /// again: 50 µs by default. `.zero` polls before every resumption of a yielding greenlet (about
     /// a microsecond per `sleep(.zero)`, the cost of a non-blocking `epoll_wait`). See
@@ -218,6 +228,15 @@ public final class Hub {
     /// A waiter for one wait, reused when possible.
     func takeWaiter() -> Waiter {
         spareWaiters.popLast() ?? Waiter(hub: self)
+    }
+
+    /// ``takeWaiter()`` from the calling thread's hub (made on first use), without counting a
+    /// reference to the hub (the waiter reaches it unretained too).
+    static func takeWaiterOnCallingThread() throws -> Waiter {
+        if let hub = GreenletThread.unretainedHubOfCallingThread {
+            return hub._withUnsafeGuaranteedRef { $0.takeWaiter() }
+        }
+        return try current().takeWaiter()
     }
 
     /// Gives back a waiter whose ``Waiter/wait()`` returned normally.

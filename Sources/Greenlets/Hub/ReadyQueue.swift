@@ -93,7 +93,10 @@ final class ReadyQueue {
             // Reading the clock costs about as much as a switch: every 16 extra entries.
             // The interval is read each time: a greenlet resumed from here may change it.
             extra += 1
-            let interval = hub!.yieldPollIntervalNanoseconds
+            // Unmanaged: an `unowned(unsafe)` read is a retain and a release per entry.
+            let interval = Unmanaged.passUnretained(hub.unsafelyUnwrapped)._withUnsafeGuaranteedRef {
+                $0.yieldPollIntervalNanoseconds
+            }
             if interval == 0 { break }
             if extra & 15 == 0, LoopInstant.monotonicNow().nanoseconds - started >= interval { break }
         }

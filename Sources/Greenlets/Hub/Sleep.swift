@@ -12,14 +12,14 @@ import GreenloopCore
 /// - Throws: what is thrown into the greenlet while it sleeps (``Timeout``, ``GreenletExit``),
 ///   ``HubError/blockingInHub`` from a loop callback, and what ``Hub/current()`` throws.
 public func sleep(_ duration: Duration) throws {
+    if duration.isZeroOrNegative { return try Hub.yieldOnCallingThread() }
     let hub = try Hub.current()
-    if duration.isZeroOrNegative { return try hub.yieldCurrent() }
     let waiter = hub.takeWaiter()
     let timer = try hub.loop.makeTimer(after: duration) { waiter.wake() }
     try timer.start()
     defer { try? timer.stop() }
     try waiter.wait()
-    hub.recycle(waiter)
+    waiter.recycle()
 }
 
 extension Duration {

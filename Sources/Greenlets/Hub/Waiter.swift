@@ -9,9 +9,10 @@
 /// A wake-up carries no value (what was waited for is where the waiter's owner put it), so that
 /// it costs a switch and nothing else: no existential is made or destroyed.
 final class Waiter {
-    /// Unowned(unsafe): a hub outlives every wait on it (``Hub/destroy(timeout:)`` ends them
-    /// first), and the checked kind cost a reference-count operation per wake-up.
-    unowned(unsafe) let hub: Hub
+    /// The hub, unretained: a hub outlives every wait on it (``Hub/destroy(timeout:)`` ends
+    /// them first). Unmanaged rather than `unowned(unsafe)`, whose every use the compiler wraps
+    /// in a retain and a release.
+    private let hubReference: Unmanaged<Hub>
     // Unchecked exclusivity (here and in the other hub classes): one thread, and no access stays
     // open across a switch; the dynamic checks were a fifth of a `sleep(.zero)`.
     /// The greenlet in ``wait()``; set only while it waits. A strong reference, as in gevent: a
@@ -34,7 +35,21 @@ final class Waiter {
         case failed(any Error)
     }
 
-    init(hub: Hub) { self.hub = hub }
+    init(hub: Hub) { hubReference = .passUnretained(hub) }
+
+    /// The hub, as a strong reference (for the paths that are not hot).
+    var hub: Hub { hubReference.takeUnretainedValue() }
+
+    /// Runs `body` with the hub, counting no reference to it.
+    @inline(__always)
+    private func withHub<Result>(_ body: (Hub) throws -> Result) rethrows -> Result {
+        try hubReference._withUnsafeGuaranteedRef(body)
+    }
+
+    /// Gives the waiter back to its hub for reuse; only after a ``wait()`` that a wake-up ended.
+    func recycle() {
+        withHub { $0.recycle(self) }
+    }
 
     /// Suspends the current greenlet until woken, or throws the error it was failed with.
     func wait() throws {
@@ -54,7 +69,7 @@ final class Waiter {
         waiting = current
         waitingIsRetained = retains
         defer { clearWaiting() }
-        try hub.switchToHub()
+        try withHub { try $0.switchToHub() }
     }
 
     private func clearWaiting() {
@@ -112,6 +127,6 @@ final class Waiter {
 
     /// From any greenlet: wakes the waiter from the hub at the next iteration.
     func wakeSoon() {
-        hub.scheduleWake(self)
+        withHub { $0.scheduleWake(self) }
     }
 }
