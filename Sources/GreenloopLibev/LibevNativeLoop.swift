@@ -54,9 +54,9 @@ final class LibevNativeLoop: NativeLoop {
         }
     }
 
-    func makeIO(for watcher: IOWatcher) -> any NativeIO { LibevIO(owner: self, watcher: watcher) }
+    func makeIO(for watcher: IOWatcher) -> any NativeIO { LibevIO.make(owner: self, watcher: watcher) }
 
-    func makeTimer(for watcher: TimerWatcher) -> any NativeTimer { LibevTimer(owner: self, watcher: watcher) }
+    func makeTimer(for watcher: TimerWatcher) -> any NativeTimer { LibevTimer.make(owner: self, watcher: watcher) }
 
     func poll(blocking: Bool) {
         _ = greenloop_ev_run(loop, blocking ? greenloop_evrun_once : greenloop_evrun_nowait)

@@ -4,28 +4,29 @@ import CLibev
 // The C-facing half of libev's io and timer watchers.
 //
 // Invariants that make the unsafe code below safe:
-// - Each `ev_io` / `ev_timer` is allocated here, so its address is stable, and freed only in
-//   deinit, after it has been stopped (or after its loop was destroyed, when libev no longer
-//   looks at it).
+// - Each `ev_io` / `ev_timer` lives in the tail allocation of its native object (a
+//   `ManagedBuffer` whose header is the loop): one allocation instead of two, and a stable address
+//   for as long as the object lives, since a class instance never moves. It goes with the object,
+//   after deinit has stopped it (or after its loop was destroyed, when libev no longer looks at
+//   it).
 // - Its `data` holds an unretained pointer to the Swift watcher that owns this native object;
 //   the Swift watcher stops the native one before it goes away, so libev can only call back
 //   while the Swift watcher is alive. The callbacks extend its lifetime across the call, so a
 //   callback may drop the last other reference to its own watcher.
 
-final class LibevIO: NativeIO {
-    private let owner: LibevNativeLoop
-    private let raw: UnsafeMutablePointer<ev_io>
+final class LibevIO: ManagedBuffer<LibevNativeLoop, ev_io>, NativeIO {
+    private var owner: LibevNativeLoop { header }
+    private var raw: UnsafeMutablePointer<ev_io> { withUnsafeMutablePointerToElements { $0 } }
 
-    init(owner: LibevNativeLoop, watcher: IOWatcher) {
-        self.owner = owner
-        raw = .allocate(capacity: 1)
-        greenloop_ev_io_init(raw, libevIOReady, Unmanaged.passUnretained(watcher).toOpaque())
+    static func make(owner: LibevNativeLoop, watcher: IOWatcher) -> LibevIO {
+        let made = unsafeDowncast(create(minimumCapacity: 1) { _ in owner }, to: LibevIO.self)
+        made.withUnsafeMutablePointerToElements {
+            greenloop_ev_io_init($0, libevIOReady, Unmanaged.passUnretained(watcher).toOpaque())
+        }
+        return made
     }
 
-    deinit {
-        stop()
-        raw.deallocate()
-    }
+    deinit { stop() }
 
     func start(fd: CInt, events: IOEvents, priority: Int) throws(LoopError) {
         var mask: CInt = 0
@@ -44,20 +45,19 @@ final class LibevIO: NativeIO {
     var isPending: Bool { !owner.isClosed && greenloop_ev_watcher_is_pending(raw) != 0 }
 }
 
-final class LibevTimer: NativeTimer {
-    private let owner: LibevNativeLoop
-    private let raw: UnsafeMutablePointer<ev_timer>
+final class LibevTimer: ManagedBuffer<LibevNativeLoop, ev_timer>, NativeTimer {
+    private var owner: LibevNativeLoop { header }
+    private var raw: UnsafeMutablePointer<ev_timer> { withUnsafeMutablePointerToElements { $0 } }
 
-    init(owner: LibevNativeLoop, watcher: TimerWatcher) {
-        self.owner = owner
-        raw = .allocate(capacity: 1)
-        greenloop_ev_timer_init(raw, libevTimerExpired, Unmanaged.passUnretained(watcher).toOpaque())
+    static func make(owner: LibevNativeLoop, watcher: TimerWatcher) -> LibevTimer {
+        let made = unsafeDowncast(create(minimumCapacity: 1) { _ in owner }, to: LibevTimer.self)
+        made.withUnsafeMutablePointerToElements {
+            greenloop_ev_timer_init($0, libevTimerExpired, Unmanaged.passUnretained(watcher).toOpaque())
+        }
+        return made
     }
 
-    deinit {
-        stop()
-        raw.deallocate()
-    }
+    deinit { stop() }
 
     func start(afterNanoseconds nanoseconds: UInt64, priority: Int) {
         greenloop_ev_watcher_set_priority(raw, CInt(priority))

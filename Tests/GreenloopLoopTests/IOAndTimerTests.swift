@@ -85,6 +85,29 @@ struct IOAndTimerTests {
         }
     }
 
+    @Test("durations become deadlines to the nanosecond, below and above 18 s", arguments: allBackends)
+    func durationConversion(backend: Backend) throws {
+        try withLoop(backend) { loop in
+            // 18.45 s is where a Duration's attosecond count outgrows 64 bits.
+            let durations: [Duration] = [
+                .nanoseconds(1), .microseconds(1500), .seconds(18) + .milliseconds(440),
+                .seconds(18) + .milliseconds(450), .seconds(3600) + .nanoseconds(7),
+            ]
+            for duration in durations {
+                let timer = try loop.makeTimer(after: duration) {}
+                try loop.updateNow()
+                try timer.start()
+                // The deadline is `now` plus the duration: nothing has moved `now` since.
+                #expect(timer.remaining == duration, "after \(duration)")
+                try timer.close()
+            }
+            // Below a nanosecond rounds down to zero: due at once, never refused.
+            let tiny = try loop.makeTimer(after: .nanoseconds(1) / 2) {}
+            try tiny.start()
+            #expect(tiny.remaining == .zero)
+        }
+    }
+
     @Test("timers that expire in the same wait run in order of expiry", arguments: allBackends)
     func ordering(backend: Backend) throws {
         try withLoop(backend) { loop in
