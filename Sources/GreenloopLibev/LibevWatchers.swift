@@ -14,16 +14,22 @@ import CLibev
 //   while the Swift watcher is alive. The callbacks extend its lifetime across the call, so a
 //   callback may drop the last other reference to its own watcher.
 
+/// A native object of type `Native` for `owner`'s loop, its C watcher in its tail initialised by
+/// `initialise`.
+private func makeNative<Native: ManagedBuffer<LibevNativeLoop, CWatcher>, CWatcher>(
+    _ owner: LibevNativeLoop, _ initialise: (UnsafeMutablePointer<CWatcher>) -> Void
+) -> Native {
+    let made = unsafeDowncast(Native.create(minimumCapacity: 1) { _ in owner }, to: Native.self)
+    made.withUnsafeMutablePointerToElements(initialise)
+    return made
+}
+
 final class LibevIO: ManagedBuffer<LibevNativeLoop, ev_io>, NativeIO {
     private var owner: LibevNativeLoop { header }
     private var raw: UnsafeMutablePointer<ev_io> { withUnsafeMutablePointerToElements { $0 } }
 
     static func make(owner: LibevNativeLoop, watcher: IOWatcher) -> LibevIO {
-        let made = unsafeDowncast(create(minimumCapacity: 1) { _ in owner }, to: LibevIO.self)
-        made.withUnsafeMutablePointerToElements {
-            greenloop_ev_io_init($0, libevIOReady, Unmanaged.passUnretained(watcher).toOpaque())
-        }
-        return made
+        makeNative(owner) { greenloop_ev_io_init($0, libevIOReady, Unmanaged.passUnretained(watcher).toOpaque()) }
     }
 
     deinit { stop() }
@@ -50,11 +56,7 @@ final class LibevTimer: ManagedBuffer<LibevNativeLoop, ev_timer>, NativeTimer {
     private var raw: UnsafeMutablePointer<ev_timer> { withUnsafeMutablePointerToElements { $0 } }
 
     static func make(owner: LibevNativeLoop, watcher: TimerWatcher) -> LibevTimer {
-        let made = unsafeDowncast(create(minimumCapacity: 1) { _ in owner }, to: LibevTimer.self)
-        made.withUnsafeMutablePointerToElements {
-            greenloop_ev_timer_init($0, libevTimerExpired, Unmanaged.passUnretained(watcher).toOpaque())
-        }
-        return made
+        makeNative(owner) { greenloop_ev_timer_init($0, libevTimerExpired, Unmanaged.passUnretained(watcher).toOpaque()) }
     }
 
     deinit { stop() }
