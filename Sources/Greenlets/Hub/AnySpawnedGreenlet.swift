@@ -2,7 +2,8 @@
 /// ``Group``, ``joinAll(_:timeout:)`` and ``killAll(_:block:timeout:)`` work with. Every spawned
 /// greenlet is a ``SpawnedGreenlet``, which adds its typed value.
 ///
-/// As in gevent, a spawned greenlet *is* a greenlet (one object, one allocation): a child of the hub's greenlet, whose body is the closure given to `spawn`.
+/// As in gevent, a spawned greenlet *is* a greenlet (one object, one allocation): a child of the
+/// hub's greenlet, whose body is the closure given to `spawn`.
 /// It starts at the hub's next loop iteration and is kept alive by the hub until it ends:
 /// dropping the handle does not stop it. Its outcome is kept; an error that escapes it is
 /// reported once to ``Hub/errorHandler`` (``GreenletExit`` is not an error).
