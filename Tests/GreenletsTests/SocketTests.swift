@@ -152,6 +152,31 @@ struct SocketTests {
         }
     }
 
+    @Test("closing a socket that other greenlets wait on: each gets a clear error, no watcher is left",
+          arguments: allBackends)
+    func closeWhileWaiting(backend: Backend) throws {
+        try withHub(backend) { hub in
+            let listener = try Socket(.ipv4)
+            try listener.bind(to: SocketAddress(ipv4: "127.0.0.1", port: 0))
+            try listener.listen()
+            let socket = try Socket.connect(to: try #require(listener.localAddress), timeout: .seconds(5))
+            let peer = try listener.accept()  // never reads, never writes
+            let watchersBefore = hub.loop.activeWatcherCount
+            let reader = try spawn { try socket.read() }
+            // More than loopback buffers hold while the peer reads nothing: the write must wait.
+            let writer = try spawn { try socket.writeAll([UInt8](repeating: 7, count: 64 << 20)) }
+            // Both run until they wait: nothing else switches before that.
+            try sleep(.zero)
+            #expect(!reader.isReady && !writer.isReady)
+            socket.close()
+            #expect(throws: SocketError.closedWhileWaiting("read")) { _ = try reader.value() }
+            #expect(throws: SocketError.closedWhileWaiting("write")) { try writer.value() }
+            #expect(hub.loop.activeWatcherCount == watchersBefore)
+            peer.close()
+            listener.close()
+        }
+    }
+
     @Test("IPv6 loopback, Unix stream and UDP and Unix datagrams", arguments: allBackends)
     func otherFamilies(backend: Backend) throws {
         try withHub(backend) { _ in

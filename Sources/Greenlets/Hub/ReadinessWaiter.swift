@@ -75,6 +75,16 @@ final class ReadinessWaiter {
         }
     }
 
+    /// Ends a wait in progress, if any, by throwing `error` in the waiting greenlet from the hub
+    /// (the caller is another greenlet, which cannot switch into it). The scheduled call keeps
+    /// this object alive until it has run.
+    func cancelWait(throwing error: any Error) {
+        guard waiter != nil else { return }
+        hub.schedule { [self] in
+            waiter?._withUnsafeGuaranteedRef { $0.fail(error) }
+        }
+    }
+
     /// Stops and frees the watchers; call before the descriptor is closed.
     func close() {
         try? watcher.close()

@@ -254,14 +254,19 @@ public final class Socket {
         }
     }
 
-    /// Closes the socket now. A greenlet waiting on it is not woken: close from the greenlet that
-    /// uses it, or kill that greenlet first. Calling it again does nothing.
+    /// Closes the socket now. A greenlet waiting to read or write on it (another greenlet) gets
+    /// ``SocketError/closedWhileWaiting(_:)`` from the hub's next iteration. Calling it again does
+    /// nothing.
     public func close() {
         guard fileDescriptor >= 0 else { return }
-        // Watchers first: a descriptor must not be closed under an active watcher.
-        for readiness in [readReadiness, writeReadiness] {
+        // Watchers first: a descriptor must not be closed under an active watcher. A waiting
+        // greenlet holds its own reference to its readiness waiter until it has unwound.
+        for (readiness, operation) in [(readReadiness, "read"), (writeReadiness, "write")] {
             guard let readiness else { continue }
-            readiness._withUnsafeGuaranteedRef { $0.close() }
+            readiness._withUnsafeGuaranteedRef { readiness in
+                readiness.cancelWait(throwing: SocketError.closedWhileWaiting(operation))
+                readiness.close()
+            }
             readiness.release()
         }
         readReadiness = nil
@@ -348,7 +353,8 @@ public final class Socket {
                 // EAGAIN: wait for readiness first, as an event-driven server would, and save
                 // that system call (a third of a ping-pong's calls).
                 receiveBufferDrained = false
-                guard try readiness._withUnsafeGuaranteedRef({ try $0.wait(timeout: timeout) }) else {
+                // A strong reference across the wait: another greenlet may close the socket.
+                guard try readiness.takeUnretainedValue().wait(timeout: timeout) else {
                     throw SocketError.timedOut("read", after: timeout ?? .zero, address: peer)
                 }
             }
@@ -380,7 +386,8 @@ public final class Socket {
     ) throws -> Int {
         do {
             return try cooperativeCall(fd, readable: readable, timeout: timeout, wait: { limit in
-                try self.readiness(fd, readable: readable)._withUnsafeGuaranteedRef { try $0.wait(timeout: limit) }
+                // A strong reference across the wait: another greenlet may close the socket.
+                try self.readiness(fd, readable: readable).takeUnretainedValue().wait(timeout: limit)
             }, call)
         } catch CooperativeCallFailure.timedOut {
             throw SocketError.timedOut(operation, after: timeout ?? .zero, address: address ?? peer)

@@ -12,6 +12,9 @@ public enum SocketError: Error, Hashable, Sendable, CustomStringConvertible {
     case concurrentUse(String)
     /// The socket was closed.
     case closed(String)
+    /// Another greenlet closed the socket while this operation waited on it (gevent's
+    /// `cancel_wait`).
+    case closedWhileWaiting(String)
     /// The peer closed the stream before the bytes asked for arrived.
     case unexpectedEndOfStream(expected: Int, received: Int)
     /// The text is not an address this type accepts.
@@ -28,6 +31,8 @@ public enum SocketError: Error, Hashable, Sendable, CustomStringConvertible {
             return "\(operation) was called while another greenlet is already doing the same on this socket"
         case let .closed(operation):
             return "\(operation) was called on a closed socket"
+        case let .closedWhileWaiting(operation):
+            return "\(operation) was waiting when another greenlet closed the socket"
         case let .unexpectedEndOfStream(expected, received):
             return "the peer closed the stream after \(received) of \(expected) bytes"
         case let .invalidAddress(reason):
