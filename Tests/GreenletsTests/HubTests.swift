@@ -1,7 +1,12 @@
 import Greenlets
+import GreenloopBackends
 import GreenloopCore
 import Synchronization
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite("hub, sleep, spawn and timeouts", .timeLimit(.minutes(1)))
 struct HubTests {
@@ -137,6 +142,41 @@ struct HubTests {
             #expect(woken == ["first:false", "second:true", "third:true", "fourth:true"])
             #expect(try target.join(timeout: .zero))
         }
+    }
+
+    @Test("spawned greenlets outlive their thread: their handles answer, then go away cleanly",
+          arguments: allBackends)
+    func handlesOutliveTheirThread(backend: Backend) throws {
+        nonisolated(unsafe) var handles: [AnySpawnedGreenlet] = []
+        let box = Unmanaged.passRetained(Once {
+            do {
+                // The hub and the thread go; the handles keep what they need (their parent, the
+                // hub's greenlet, keeps the thread's state).
+                let hub = try Hub.install(loop: try makeLoop(backend))
+                let finished = try spawn { 42 }
+                #expect(try finished.value() == 42)
+                handles = [finished, try spawn {}]
+                try hub.destroy()
+            } catch {
+                Issue.record(error)
+            }
+        }).toOpaque()
+        var thread = pthread_t()
+        pthread_create(&thread, nil, { raw in
+            Unmanaged<Once>.fromOpaque(raw!).takeRetainedValue().body()
+            return nil
+        }, box)
+        pthread_join(thread, nil)
+        try #require(handles.count == 2)
+        let finished = try #require(handles[0] as? SpawnedGreenlet<Int>)
+        #expect(finished.isReady && finished.isDead)
+        #expect(try finished.value() == 42)
+        // The error names the greenlet's thread: its state is still there to ask.
+        #expect(throws: GreenletError.self) { try finished.switchInto() }
+        // Killed by the hub's destruction before it could run.
+        #expect(handles[1].isDead && handles[1].error is GreenletExit)
+        // The last references, dropped on another thread than the greenlets' own.
+        handles = []
     }
 
     @Test("Event wakes every waiter in the order they waited", arguments: allBackends)

@@ -190,6 +190,14 @@ public final class Hub {
         try hubGreenlet._withUnsafeGuaranteedRef { try $0.resume() }
     }
 
+    /// The calling thread's hub (made on first use), unretained: the thread keeps it alive until
+    /// ``destroy(timeout:)``. For calls that do not switch while they use it (`spawn`).
+    @usableFromInline
+    static func unretainedCurrent() throws -> Unmanaged<Hub> {
+        if let hub = GreenletThread.unretainedHubOfCallingThread { return hub }
+        return Unmanaged.passUnretained(try current())
+    }
+
     /// ``yieldCurrent()`` on the calling thread's hub (made on first use), without counting a
     /// reference to the hub: the thread keeps it alive, and nothing touches the hub once the
     /// yielding greenlet is resumed.

@@ -56,10 +56,11 @@ public func spawn<Value>(stackSize: Int? = nil, _ body: @escaping () throws -> V
 {
     // Inlinable so that the caller's specialisation finds SpawnedGreenlet<Value>'s metadata in a
     // cache, instead of asking the runtime for it.
-    let hub = try Hub.current()
-    let spawned = try SpawnedGreenlet(hub: hub, stackSize: stackSize ?? hub.defaultStackSize, body: body)
-    hub.scheduleStart(spawned)
-    return spawned
+    try Hub.unretainedCurrent()._withUnsafeGuaranteedRef { hub in
+        let spawned = try SpawnedGreenlet(hub: hub, stackSize: stackSize ?? hub.defaultStackSize, body: body)
+        hub.scheduleStart(spawned)
+        return spawned
+    }
 }
 
 /// Starts `body` after `delay`. See ``spawn(stackSize:_:)``.
