@@ -187,19 +187,13 @@ struct GreenletTests {
         let local = try Greenlet { _ in "ran" }
         nonisolated(unsafe) let shared = local
         let message = Mutex<String>("")
-        let box = Unmanaged.passRetained(Once { () in
+        onNewThread {
             do {
                 _ = try shared.switchInto()
             } catch let error as GreenletError {
                 message.withLock { $0 = error.description }
             } catch {}
-        }).toOpaque()
-        var thread = pthread_t()
-        pthread_create(&thread, nil, { raw in
-            Unmanaged<Once>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, box)
-        pthread_join(thread, nil)
+        }
         #expect(message.withLock { $0 }.hasPrefix("switchInto(_:) was called on thread "))
         #expect(!local.isStarted)
         #expect(try local.switchInto() as? String == "ran")
@@ -241,12 +235,6 @@ struct GreenletTests {
             _ = try deep.switchInto()
         }
     }
-}
-
-final class Once: @unchecked Sendable {
-    // @unchecked: called exactly once, by the one thread it is handed to.
-    let body: () -> Void
-    init(_ body: @escaping () -> Void) { self.body = body }
 }
 
 /// Two more frames holding probes, with the switch at the bottom.

@@ -4,10 +4,6 @@ import GreenloopCore
 import Synchronization
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 @Suite("hub, sleep, spawn and timeouts", .timeLimit(.minutes(1)))
 struct HubTests {
     @Test("sleeping greenlets wake in order of their deadlines", arguments: allBackends)
@@ -148,7 +144,7 @@ struct HubTests {
           arguments: allBackends)
     func handlesOutliveTheirThread(backend: Backend) throws {
         nonisolated(unsafe) var handles: [AnySpawnedGreenlet] = []
-        let box = Unmanaged.passRetained(Once {
+        onNewThread {
             do {
                 // The hub and the thread go; the handles keep what they need (their parent, the
                 // hub's greenlet, keeps the thread's state).
@@ -160,13 +156,7 @@ struct HubTests {
             } catch {
                 Issue.record(error)
             }
-        }).toOpaque()
-        var thread = pthread_t()
-        pthread_create(&thread, nil, { raw in
-            Unmanaged<Once>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, box)
-        pthread_join(thread, nil)
+        }
         try #require(handles.count == 2)
         let finished = try #require(handles[0] as? SpawnedGreenlet<Int>)
         #expect(finished.isReady && finished.isDead)
