@@ -307,7 +307,7 @@ public final class EventLoop: Loop {
     /// Throws unless called on the loop's thread.
     @inline(__always)
     func checkThread(operation: @autoclosure () -> String) throws(LoopError) {
-        guard pthread_equal(pthread_self(), ownerThread) != 0 else {
+        guard isOwnerThread else {
             throw .wrongThread(
                 operation: operation(), loopThread: ownerThreadID, callingThread: greenloop_thread_id())
         }
