@@ -90,9 +90,11 @@ static pthread_once_t state_key_once = PTHREAD_ONCE_INIT;
 static void (*_Atomic state_release)(void *);  // the same function from every thread
 
 static void run_release(void *state) {
-    greenloop_thread_state = NULL;
     void (*release)(void *) = atomic_load(&state_release);
+    // The state stays the thread's while it is released: releasing it destroys the thread's hub,
+    // which runs the thread's greenlets one last time. Cleared after: nothing runs in between.
     if (release != NULL) release(state);
+    greenloop_thread_state = NULL;
 }
 
 static void make_key(void) { pthread_key_create(&state_key, run_release); }

@@ -169,6 +169,29 @@ struct HubTests {
         handles = []
     }
 
+    @Test("a hub its thread did not destroy is destroyed when the thread ends: its greenlets unwind",
+          arguments: allBackends)
+    func hubEndsWithItsThread(backend: Backend) throws {
+        let unwound = Mutex(false)
+        nonisolated(unsafe) var loop: (any Loop)?
+        onNewThread {
+            do {
+                let hub = try Hub.install(loop: try makeLoop(backend))
+                loop = hub.loop
+                _ = try spawn {
+                    defer { unwound.withLock { $0 = true } }
+                    try sleep(.seconds(3600))
+                }
+                try sleep(.zero)  // the greenlet starts, and sleeps; then the thread ends
+            } catch {
+                Issue.record(error)
+            }
+        }
+        #expect(unwound.withLock { $0 })
+        // The sleeper's timer went with it: the loop was left with nothing to do.
+        #expect(try #require(loop).activeWatcherCount == 0)
+    }
+
     @Test("Event wakes every waiter in the order they waited", arguments: allBackends)
     func eventWakesAll(backend: Backend) throws {
         try withHub(backend) { _ in

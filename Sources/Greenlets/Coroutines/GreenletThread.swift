@@ -148,9 +148,12 @@ final class GreenletThread {
         return Unmanaged.passUnretained(pool)
     }
 
-    /// At thread exit: break the thread → main → thread cycle; greenlets still alive elsewhere
-    /// keep the state.
+    /// At thread exit: destroy a hub the thread did not destroy itself (its greenlets unwind,
+    /// with a second to end, and a loop it made closes), then break the thread → main → thread
+    /// cycle; greenlets still alive elsewhere keep the state. A hub cannot be destroyed when the
+    /// thread ends inside a greenlet other than its main one: then it is only dropped.
     fileprivate func detach() {
+        if let hub { try? hub.destroy() }
         releaseRunning()
         hub = nil
     }

@@ -14,6 +14,10 @@ import Logging
 ///
 /// When the loop has nothing left to wait for while the main greenlet waits, the wait throws
 /// ``LoopExit`` instead of hanging (gevent's `LoopExit`).
+///
+/// A hub lives until ``destroy(timeout:)``, or until its thread ends: a thread that ends (from its
+/// main greenlet) with its hub still there destroys it then, so that its greenlets unwind and a
+/// loop the hub made closes.
 public final class Hub {
     /// The loop the hub runs.
     public let loop: any Loop
