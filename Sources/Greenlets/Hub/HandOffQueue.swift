@@ -48,7 +48,7 @@ final class HandOffQueue<Payload> {
     private func waitInLine<Handed>(
         bringing payload: Payload, timeout: Duration?, giveBack: (Any?) -> Void, take: (Waiter) -> Handed
     ) throws -> Handed {
-        let waiter = try Hub.takeWaiterOnCallingThread()
+        let waiter = try Hub.unretainedCurrent()._withUnsafeGuaranteedRef { $0.takeWaiter() }
         waiter.isQueued = true
         places.append(Place(waiter: waiter, payload: payload))
         let woken: Bool

@@ -195,21 +195,13 @@ public final class Hub {
     }
 
     /// The calling thread's hub (made on first use), unretained: the thread keeps it alive until
-    /// ``destroy(timeout:)``. For calls that do not switch while they use it (`spawn`).
+    /// ``destroy(timeout:)``, which no greenlet but the main one can call. So it is safe for calls
+    /// that touch the hub only before they switch away (`spawn`, a yield, taking a waiter, which
+    /// reaches the hub unretained as well).
     @usableFromInline
     static func unretainedCurrent() throws -> Unmanaged<Hub> {
         if let hub = GreenletThread.unretainedHubOfCallingThread { return hub }
         return Unmanaged.passUnretained(try current())
-    }
-
-    /// ``yieldCurrent()`` on the calling thread's hub (made on first use), without counting a
-    /// reference to the hub: the thread keeps it alive, and nothing touches the hub once the
-    /// yielding greenlet is resumed.
-    static func yieldOnCallingThread() throws {
-        if let hub = GreenletThread.unretainedHubOfCallingThread {
-            return try hub._withUnsafeGuaranteedRef { try $0.yieldCurrent() }
-        }
-        try current().yieldCurrent()
     }
 
     /// How long greenlets that only yield (`sleep(.zero)`) may run before the loop polls I/O
@@ -240,15 +232,6 @@ public final class Hub {
     /// A waiter for one wait, reused when possible.
     func takeWaiter() -> Waiter {
         spareWaiters.popLast() ?? Waiter(hub: self)
-    }
-
-    /// ``takeWaiter()`` from the calling thread's hub (made on first use), without counting a
-    /// reference to the hub (the waiter reaches it unretained too).
-    static func takeWaiterOnCallingThread() throws -> Waiter {
-        if let hub = GreenletThread.unretainedHubOfCallingThread {
-            return hub._withUnsafeGuaranteedRef { $0.takeWaiter() }
-        }
-        return try current().takeWaiter()
     }
 
     /// Gives back a waiter whose ``Waiter/wait()`` returned normally.

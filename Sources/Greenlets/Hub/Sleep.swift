@@ -12,7 +12,9 @@ import GreenloopCore
 /// - Throws: what is thrown into the greenlet while it sleeps (``Timeout``, ``GreenletExit``),
 ///   ``HubError/blockingInHub`` from a loop callback, and what ``Hub/current()`` throws.
 public func sleep(_ duration: Duration) throws {
-    if duration.isZeroOrNegative { return try Hub.yieldOnCallingThread() }
+    if duration.isZeroOrNegative {
+        return try Hub.unretainedCurrent()._withUnsafeGuaranteedRef { try $0.yieldCurrent() }
+    }
     let hub = try Hub.current()
     let waiter = hub.takeWaiter()
     let timer = try hub.loop.makeTimer(after: duration) { waiter.wake() }
