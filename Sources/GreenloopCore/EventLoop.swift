@@ -357,6 +357,10 @@ public final class EventLoop: Loop {
         if referenced { referencedWatcherCount -= 1 }
     }
 
+    func activeWatcherChangedRef(to referenced: Bool) {
+        referencedWatcherCount += referenced ? 1 : -1
+    }
+
     func phaseWatcherStarted(_ watcher: LoopPhaseWatcher) {
         phaseWatchers[watcher.phase.rawValue].append(watcher)
     }

@@ -113,13 +113,15 @@ public class Watcher {
     /// for housekeeping that should not, on its own, keep a program alive.
     public final func setRef(_ ref: Bool) throws(LoopError) {
         try checkUsable("setRef(_:)")
+        setRefOnLoopThread(ref)
+    }
+
+    /// ``setRef(_:)`` without its checks, for a caller that runs on the loop's thread by
+    /// construction (a hub's waits, which toggle a watcher's ref around every wait). Cost: a few
+    /// loads and stores. Safe on a closed watcher: then only the flag changes.
+    package final func setRefOnLoopThread(_ ref: Bool) {
         guard ref != self.ref else { return }
-        if state == .active && isCounted {
-            withEventLoop { loop in
-                loop.watcherDeactivated(referenced: self.ref)
-                loop.watcherActivated(referenced: ref)
-            }
-        }
+        if state == .active && isCounted { withEventLoop { $0.activeWatcherChangedRef(to: ref) } }
         self.ref = ref
     }
 

@@ -78,6 +78,77 @@ struct SocketTests {
         }
     }
 
+    @Test("read(into:) and raw writes: a reused buffer, read-ahead bytes first, end of stream as 0",
+          arguments: allBackends)
+    func readIntoBuffer(backend: Backend) throws {
+        try withHub(backend) { hub in
+            // An echo through the raw calls, with a buffer smaller than what comes in.
+            let echoServer = try StreamServer(listeningOn: SocketAddress(ipv4: "127.0.0.1", port: 0)) { client in
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1000, alignment: 1)
+                defer { buffer.deallocate() }
+                while case let count = try client.read(into: buffer), count > 0 {
+                    try client.writeAll(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+                }
+            }
+            try echoServer.start()
+            let socket = try Socket.connect(to: echoServer.address, timeout: .seconds(5))
+            socket.timeout = .seconds(10)
+            let sent = payload(client: 7, size: 300 * 1024)
+            let reader = try spawn { () throws -> [UInt8] in
+                var received: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                while true {
+                    let count = try buffer.withUnsafeMutableBytes { try socket.read(into: $0) }
+                    if count == 0 { return received }
+                    received += buffer[..<count]
+                }
+            }
+            try sleep(.zero)  // the reader waits in read(into:): a second reader is refused
+            var spare = [UInt8](repeating: 0, count: 8)
+            #expect(throws: SocketError.concurrentUse("read")) {
+                try spare.withUnsafeMutableBytes { _ = try socket.read(into: $0) }
+            }
+            var written = 0
+            try sent.withUnsafeBytes { bytes in
+                written += try socket.write(UnsafeRawBufferPointer(rebasing: bytes[..<10]))
+                try socket.writeAll(UnsafeRawBufferPointer(rebasing: bytes[written...]))
+            }
+            try socket.shutdown(.writing)
+            #expect(written == 10)
+            #expect(try reader.value() == sent)
+            #expect(try echoServer.stop(timeout: .seconds(5)))
+
+            // Bytes that read(until:) read ahead come first, then the socket, then 0 at the end.
+            let pieces = try StreamServer(listeningOn: SocketAddress(ipv4: "127.0.0.1", port: 0)) { client in
+                for piece in ["HEL", "LO\nworld", "!!"] {
+                    try client.writeAll(Array(piece.utf8))
+                    try sleep(.milliseconds(2))
+                }
+            }
+            try pieces.start()
+            let framed = try Socket.connect(to: pieces.address, timeout: .seconds(5))
+            framed.timeout = .seconds(5)
+            #expect(try framed.read(until: Array("\n".utf8)) == Array("HELLO\n".utf8))
+            var small = [UInt8](repeating: 0, count: 3)
+            var large = [UInt8](repeating: 0, count: 64)
+            #expect(try small.withUnsafeMutableBytes { try framed.read(into: $0) } == 3)
+            #expect(small == Array("wor".utf8))
+            #expect(try large.withUnsafeMutableBytes { try framed.read(into: $0) } == 2)
+            #expect(large[..<2] == ArraySlice("ld".utf8))
+            var empty: [UInt8] = []
+            #expect(try empty.withUnsafeMutableBytes { try framed.read(into: $0) } == 0)
+            #expect(try large.withUnsafeMutableBytes { try framed.read(into: $0) } == 2)
+            #expect(large[..<2] == ArraySlice("!!".utf8))
+            #expect(try large.withUnsafeMutableBytes { try framed.read(into: $0) } == 0)
+            framed.close()
+            #expect(throws: SocketError.closed("read")) {
+                try large.withUnsafeMutableBytes { _ = try framed.read(into: $0) }
+            }
+            try pieces.stop()
+            #expect(hub.loop.activeWatcherCount == 0)
+        }
+    }
+
     @Test("connect times out when the peer never answers, naming the address", arguments: allBackends)
     func connectTimeout(backend: Backend) throws {
         try withHub(backend) { hub in

@@ -18,6 +18,7 @@ enum CooperativeCallFailure: Error {
 ///     when `nil`.
 ///   - call: returns the call's result, or -1 with errno set.
 /// - Returns: the first non-negative result.
+@inline(__always)
 func cooperativeCall(
     _ fd: CInt, readable: Bool, timeout: Duration?, wait: ((Duration?) throws -> Bool)? = nil, _ call: () -> Int
 ) throws -> Int {

@@ -1,93 +1,126 @@
 import GreenloopCore
 
-/// A greenlet's wait for one descriptor's readiness, with its io watcher and timeout timer made
-/// once: a socket keeps one per direction, so that each wait costs no new watcher, C struct or
-/// descriptor check. ``waitReadable(_:timeout:)`` uses a fresh one.
+/// A greenlet's wait for one descriptor's readiness: a ``Waiter`` whose wake-ups come from its
+/// own io watcher and timeout timer, made once. A socket keeps one per direction, so that each
+/// wait costs no new object, watcher, C struct or descriptor check; ``waitReadable(_:timeout:)``
+/// uses a fresh one.
 ///
 /// **The watcher stays started between waits** that ended in readiness (unreferenced, so that it
 /// keeps no loop running): a greenlet that has read what was ready usually waits again at once,
 /// and a stop and start per wait would cost libevent two `epoll_ctl` calls. If the descriptor
 /// becomes ready while nobody waits, the callback stops the watcher then (once). A wait that ends
 /// any other way (timeout, kill, error) stops it at once, and ``close()`` stops it for good.
-final class ReadinessWaiter {
+///
+/// **Lifetime.** The watchers' callbacks hold the waiter (the cycle this makes ends in
+/// ``close()``, which every owner calls), and libev and libevent callbacks keep their watcher
+/// alive while they run: so a callback may resume a greenlet that closes the socket and drops the
+/// waiter. A wait holds no reference of its own: whoever closes the waiter while a greenlet waits
+/// in it ends that wait first and keeps the waiter alive until it has
+/// (``cancelWait(throwing:)``).
+final class ReadinessWaiter: Waiter {
     // Unchecked exclusivity (here and below): see Waiter.
-    @exclusivity(unchecked) private var watcher: IOWatcher!
+    /// Made right after initialisation (its callback needs `self`); retained by hand, so that a
+    /// wait reaches it without a reference count operation, and released by ``close()``.
+    @exclusivity(unchecked) private var watcher: Unmanaged<IOWatcher>?
     @exclusivity(unchecked) private var timer: TimerWatcher?
-    /// Unowned(unsafe): a hub outlives every wait on it (see Waiter); the checked kind cost an
-    /// atomic operation per wait.
-    private unowned(unsafe) let hub: Hub
-    /// The one waiter every wait uses: a wait leaves it clear however it ends (``Waiter/wait()``
-    /// clears it on the way out, and a wake-up after that finds ``waiter`` nil), and it is
-    /// never queued anywhere else. No hub access and no allocation per wait.
-    private let reusableWaiter: Waiter
-    /// The greenlet's current wait (``reusableWaiter``, which owns it); `nil` between waits.
-    @exclusivity(unchecked) private var waiter: Unmanaged<Waiter>?
+    /// Set by the timer's callback; read once the wait is over.
     @exclusivity(unchecked) private var timedOut = false
     /// The hub's buffer for socket reads (see ``ReceiveScratch``), which lives as long as the hub.
     let receiveBuffer: UnsafeMutableRawPointer
 
     init(fd: CInt, _ events: IOEvents) throws {
         let hub = try Hub.current()
-        self.hub = hub
-        reusableWaiter = Waiter(hub: hub)
         receiveBuffer = hub.receiveScratch.base
-        // Unowned(unsafe) in the callbacks: the watchers that call back are this object's own,
-        // stopped when it goes; the checked kind cost two reference-count operations per wake-up.
-        watcher = try hub.loop.makeIOWatcher(.init(rawValue: fd), events) { [unowned(unsafe) self] _ in self.ready() }
+        super.init(hub: hub)
+        // A strong capture: the closure's context is this object itself, which the watcher
+        // keeps alive while it calls back. (`unowned(unsafe)` cost a retain and a release per
+        // wake-up; an `Unmanaged` capture, a context object of its own.)
+        let made = try hub.loop.makeIOWatcher(.init(rawValue: fd), events) { _ in self.ready() }
+        watcher = .passRetained(made)
     }
 
-    /// Waits until ready, at most `timeout`; false when the timeout passed first.
+    /// Runs `body` with the io watcher, counting no reference to it.
+    @inline(__always)
+    private func withWatcher<Result>(_ body: (IOWatcher) throws -> Result) rethrows -> Result {
+        try watcher.unsafelyUnwrapped._withUnsafeGuaranteedRef(body)
+    }
+
+    /// Waits until ready, at most `timeout`; false when the timeout passed first. Not after
+    /// ``close()``.
     func wait(timeout: Duration?) throws -> Bool {
-        let waiter = reusableWaiter
-        self.waiter = .passUnretained(waiter)
+        try withWatcher { watcher in
+            if watcher.isActive { watcher.setRefOnLoopThread(true) } else { try watcher.start() }
+        }
         timedOut = false
-        // One strong reference for the whole wait, rather than one per use of the property.
-        let watcher = self.watcher!
-        if watcher.isActive { try watcher.setRef(true) } else { try watcher.start() }
-        var stayStarted = false
-        defer {
-            if stayStarted { try? watcher.setRef(false) } else { try? watcher.stop() }
-            if timeout != nil { try? timer?.stop() }
-            self.waiter = nil
+        if let timeout { try startTimer(timeout) }
+        do {
+            // Woken without a value either way: the fast switch.
+            try suspendUntilWoken()
+        } catch {
+            endWait(stayStarted: false, timed: timeout != nil)
+            throw error
         }
-        if let timeout {
-            if let timer {
-                try timer.set(after: timeout, repeat: .zero)
-            } else {
-                timer = try hub.loop.makeTimer(after: timeout) { [unowned(unsafe) self] in
-                    self.timedOut = true
-                    self.waiter?._withUnsafeGuaranteedRef { $0.wake() }
-                }
-            }
-            try timer?.start()
-        }
-        // Woken without a value either way: the fast switch.
-        try waiter.wait()
-        stayStarted = !timedOut
-        return !timedOut
+        let ready = !timedOut
+        endWait(stayStarted: ready, timed: timeout != nil)
+        return ready
     }
 
-    private func ready() {
-        if let waiter {
-            waiter._withUnsafeGuaranteedRef { $0.wake() }
-        } else {
-            try? watcher.stop()
+    /// After a wait: leaves the watcher started but unreferenced (the next wait is likely soon),
+    /// or stops it; stops the timer. Nothing to do when the wait ended because another greenlet
+    /// closed the waiter.
+    @inline(__always)
+    private func endWait(stayStarted: Bool, timed: Bool) {
+        guard let watcher else { return }
+        watcher._withUnsafeGuaranteedRef { watcher in
+            if stayStarted { watcher.setRefOnLoopThread(false) } else { try? watcher.stop() }
         }
+        if timed { try? timer?.stop() }
+    }
+
+    private func startTimer(_ timeout: Duration) throws {
+        if let timer {
+            try timer.set(after: timeout, repeat: .zero)
+        } else {
+            // A strong capture, as for the io watcher.
+            timer = try hub.loop.makeTimer(after: timeout) { self.expired() }
+        }
+        try timer?.start()
+    }
+
+    /// The io watcher's callback. Touches nothing after the wake-up (see "Lifetime").
+    private func ready() {
+        if hasWaitingGreenlet {
+            wake()
+        } else {
+            withWatcher { try? $0.stop() }
+        }
+    }
+
+    /// The timer's callback. Touches nothing after the wake-up (see "Lifetime").
+    private func expired() {
+        guard hasWaitingGreenlet else { return }
+        timedOut = true
+        wake()
     }
 
     /// Ends a wait in progress, if any, by throwing `error` in the waiting greenlet from the hub
     /// (the caller is another greenlet, which cannot switch into it). The scheduled call keeps
-    /// this object alive until it has run.
+    /// this object alive until it has run, and with it the waiting greenlet's frames in it.
     func cancelWait(throwing error: any Error) {
-        guard waiter != nil else { return }
+        guard hasWaitingGreenlet else { return }
         hub.schedule { [self] in
-            waiter?._withUnsafeGuaranteedRef { $0.fail(error) }
+            if hasWaitingGreenlet { fail(error) }
         }
     }
 
-    /// Stops and frees the watchers; call before the descriptor is closed.
+    /// Stops and frees the watchers, and with them their references to this waiter; call before
+    /// the descriptor is closed. Calling it again does nothing.
     func close() {
-        try? watcher.close()
+        guard let watcher else { return }
+        self.watcher = nil
+        watcher._withUnsafeGuaranteedRef { try? $0.close() }
+        watcher.release()
         try? timer?.close()
+        timer = nil
     }
 }

@@ -157,6 +157,25 @@ public final class Socket {
         return try exclusivelyRead(maxBytes: maxBytes)
     }
 
+    /// Reads what is available into `buffer`, at most `buffer.count` bytes, waiting for at least
+    /// one: the read for a buffer that is reused from read to read, which allocates nothing
+    /// (swift-system's `FileDescriptor.read(into:)`; gevent's `recv_into`).
+    ///
+    /// - Returns: how many bytes were read; 0 at end of stream, or for an empty buffer.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if !buffered.isEmpty {
+            let count = min(buffer.count, buffered.count)
+            buffered.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0.prefix(count))) }
+            buffered.removeFirst(count)
+            return count
+        }
+        guard !buffer.isEmpty else {
+            _ = try openDescriptor("read")
+            return 0
+        }
+        return try exclusivelyRead(into: buffer)
+    }
+
     /// Reads exactly `count` bytes.
     ///
     /// - Throws: ``SocketError/unexpectedEndOfStream(expected:received:)`` when the stream ends
@@ -202,16 +221,29 @@ public final class Socket {
     /// - Returns: how many were written.
     @discardableResult
     public func write(_ bytes: [UInt8]) throws -> Int {
-        try exclusively(.writing, "write") { fd in try writeSome(bytes[...], fd) }
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    /// Writes some of `bytes`, waiting until at least one can be written.
+    ///
+    /// - Returns: how many were written.
+    @discardableResult
+    public func write(_ bytes: UnsafeRawBufferPointer) throws -> Int {
+        try exclusively(.writing, "write") { fd in try writeSome(bytes, fd) }
     }
 
     /// Writes all of `bytes`, waiting as often as needed.
     public func writeAll(_ bytes: [UInt8]) throws {
-        try exclusively(.writing, "write") { fd in
-            var rest = bytes[...]
-            while !rest.isEmpty {
-                rest = rest.dropFirst(try writeSome(rest, fd))
-            }
+        try bytes.withUnsafeBytes { try writeAll($0) }
+    }
+
+    /// Writes all of `bytes`, waiting as often as needed.
+    public func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
+        let fd = try beginUse(.writing, "write")
+        defer { endUse(.writing) }
+        var written = 0
+        while written < bytes.count {
+            written += try writeSome(UnsafeRawBufferPointer(rebasing: bytes[written...]), fd)
         }
     }
 
@@ -259,8 +291,9 @@ public final class Socket {
     /// nothing.
     public func close() {
         guard fileDescriptor >= 0 else { return }
-        // Watchers first: a descriptor must not be closed under an active watcher. A waiting
-        // greenlet holds its own reference to its readiness waiter until it has unwound.
+        // Watchers first: a descriptor must not be closed under an active watcher. A waiter with
+        // a greenlet in it stays alive until that wait has ended (cancelWait's scheduled call
+        // holds it).
         for (readiness, operation) in [(readReadiness, "read"), (writeReadiness, "write")] {
             guard let readiness else { continue }
             readiness._withUnsafeGuaranteedRef { readiness in
@@ -338,61 +371,93 @@ public final class Socket {
     /// Runs `body` as the one greenlet using the socket in direction `use`. (A bit mask, not a
     /// key path to a flag: a key path access cost as much as the rest of a small read.)
     private func exclusively<T>(_ use: Use, _ operation: String, _ body: (CInt) throws -> T) throws -> T {
-        let fd = try openDescriptor(operation)
-        guard inUse & use.rawValue == 0 else { throw SocketError.concurrentUse(operation) }
-        inUse |= use.rawValue
-        defer { inUse &= ~use.rawValue }
+        let fd = try beginUse(use, operation)
+        defer { endUse(use) }
         return try body(fd)
     }
 
+    /// Marks the socket as used in direction `use` by the calling greenlet, which must call
+    /// ``endUse(_:)`` when done; returns the descriptor. The hot paths (read, write) call these
+    /// two instead of ``exclusively(_:_:_:)``, whose closure captured and retained the socket.
+    @inline(__always)
+    private func beginUse(_ use: Use, _ operation: String) throws -> CInt {
+        let fd = try openDescriptor(operation)
+        guard inUse & use.rawValue == 0 else { throw SocketError.concurrentUse(operation) }
+        inUse |= use.rawValue
+        return fd
+    }
+
+    @inline(__always)
+    private func endUse(_ use: Use) {
+        inUse &= ~use.rawValue
+    }
+
     private func exclusivelyRead(maxBytes: Int = 65536) throws -> [UInt8] {
-        try exclusively(.reading, "read") { fd in
-            let readiness = try readiness(fd, readable: true)
-            if receiveBufferDrained {
-                // The last read left nothing behind, so a recv now would most likely answer
-                // EAGAIN: wait for readiness first, as an event-driven server would, and save
-                // that system call (a third of a ping-pong's calls).
-                receiveBufferDrained = false
-                // A strong reference across the wait: another greenlet may close the socket.
-                guard try readiness.takeUnretainedValue().wait(timeout: timeout) else {
-                    throw SocketError.timedOut("read", after: timeout ?? .zero, address: peer)
-                }
-            }
-            let bytes: [UInt8]
-            if maxBytes <= ReceiveScratch.size {
-                let scratch = readiness._withUnsafeGuaranteedRef { $0.receiveBuffer }
-                let count = try io("read", fd, readable: true) { Glibc.recv(fd, scratch, maxBytes, 0) }
-                bytes = Array(UnsafeRawBufferPointer(start: scratch, count: count))
-            } else {
-                // Uninitialised storage: zero-filling 64 KiB per read was 18% of an echo server's CPU.
-                bytes = try [UInt8](unsafeUninitializedCapacity: maxBytes) { buffer, count in
-                    count = try io("read", fd, readable: true) { Glibc.recv(fd, buffer.baseAddress, maxBytes, 0) }
-                }
-            }
-            receiveBufferDrained = !bytes.isEmpty && bytes.count < maxBytes
-            return bytes
+        if maxBytes <= ReceiveScratch.size {
+            let fd = try openDescriptor("read")
+            let scratch = try readiness(fd, readable: true)._withUnsafeGuaranteedRef { $0.receiveBuffer }
+            let count = try exclusivelyRead(into: UnsafeMutableRawBufferPointer(start: scratch, count: maxBytes))
+            return Array(UnsafeRawBufferPointer(start: scratch, count: count))
+        }
+        // Uninitialised storage: zero-filling 64 KiB per read was 18% of an echo server's CPU.
+        return try [UInt8](unsafeUninitializedCapacity: maxBytes) { buffer, count in
+            count = try exclusivelyRead(into: UnsafeMutableRawBufferPointer(buffer))
         }
     }
 
-    private func writeSome(_ bytes: ArraySlice<UInt8>, _ fd: CInt) throws -> Int {
-        try io("write", fd, readable: false) {
-            bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
+    /// One `recv` into `buffer` (not empty) as the socket's one reader, waiting as needed.
+    /// Inlined: a frame less on the reading greenlet's stack.
+    @inline(__always)
+    private func exclusivelyRead(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let fd = try beginUse(.reading, "read")
+        defer { endUse(.reading) }
+        if receiveBufferDrained {
+            // The last read left nothing behind, so a recv now would most likely answer
+            // EAGAIN: wait for readiness first, as an event-driven server would, and save
+            // that system call (a third of a ping-pong's calls).
+            receiveBufferDrained = false
+            // Unretained across the wait: a greenlet that closes the socket meanwhile ends the
+            // wait first (see ReadinessWaiter, "Lifetime").
+            let ready = try readiness(fd, readable: true)._withUnsafeGuaranteedRef { try $0.wait(timeout: timeout) }
+            guard ready else { throw error(of: .timedOut, "read", address: nil) }
         }
+        let count = try io("read", fd, readable: true) { Glibc.recv(fd, buffer.baseAddress, buffer.count, 0) }
+        receiveBufferDrained = count > 0 && count < buffer.count
+        return count
     }
 
-    /// ``cooperativeCall(_:readable:timeout:_:)`` with this socket's timeout and its errors.
+    @inline(__always)
+    private func writeSome(_ bytes: UnsafeRawBufferPointer, _ fd: CInt) throws -> Int {
+        try io("write", fd, readable: false) { Glibc.send(fd, bytes.baseAddress, bytes.count, CInt(MSG_NOSIGNAL)) }
+    }
+
+    /// ``cooperativeCall(_:readable:timeout:wait:_:)`` with this socket's readiness waiters,
+    /// timeout and errors.
+    @inline(__always)
     private func io(
         _ operation: String, _ fd: CInt, readable: Bool, address: SocketAddress? = nil, _ call: () -> Int
     ) throws -> Int {
+        // The caller keeps the socket alive; a closure that captured `self` retained it.
+        let unretained = Unmanaged.passUnretained(self)
         do {
             return try cooperativeCall(fd, readable: readable, timeout: timeout, wait: { limit in
-                // A strong reference across the wait: another greenlet may close the socket.
-                try self.readiness(fd, readable: readable).takeUnretainedValue().wait(timeout: limit)
+                try unretained._withUnsafeGuaranteedRef { socket in
+                    try socket.readiness(fd, readable: readable)._withUnsafeGuaranteedRef { try $0.wait(timeout: limit) }
+                }
             }, call)
-        } catch CooperativeCallFailure.timedOut {
-            throw SocketError.timedOut(operation, after: timeout ?? .zero, address: address ?? peer)
-        } catch CooperativeCallFailure.failed(let code) {
-            throw SocketError.systemCall(operation, Errno(rawValue: code), address: address ?? peer ?? localAddress)
+        } catch let failure as CooperativeCallFailure {
+            throw error(of: failure, operation, address: address)
+        }
+    }
+
+    /// Out of line, so that the hot paths keep no room on their stack for an error.
+    @inline(never)
+    private func error(of failure: CooperativeCallFailure, _ operation: String, address: SocketAddress?) -> SocketError {
+        switch failure {
+        case .timedOut:
+            return .timedOut(operation, after: timeout ?? .zero, address: address ?? peer)
+        case .failed(let code):
+            return .systemCall(operation, Errno(rawValue: code), address: address ?? peer ?? localAddress)
         }
     }
 
