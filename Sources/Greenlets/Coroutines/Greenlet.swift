@@ -286,11 +286,24 @@ public class Greenlet {
     public final func resume() throws {
         if let thread = fastSwitchThread {
             try Greenlet.switchToSuspended(self, thread: thread)._withUnsafeGuaranteedRef { resumed in
-                if resumed.messageKind != .none { _ = try resumed.takeCarriedMessage() }
+                if resumed.messageKind != .none { try resumed.dropCarriedMessage() }
             }
             return
         }
+        try resumeGenerally()
+    }
+
+    // The slow paths of resume(), out of line: inlined, the `Any?` each returns kept room on the
+    // stack of every greenlet that waits through the hub.
+
+    @usableFromInline @inline(never)
+    final func resumeGenerally() throws {
         _ = try switchIntoGenerally(nil)
+    }
+
+    @usableFromInline @inline(never)
+    final func dropCarriedMessage() throws {
+        _ = try takeCarriedMessage()
     }
 
     @usableFromInline

@@ -49,7 +49,7 @@ final class ReadinessWaiter: Waiter {
     /// ``close()``.
     func wait(timeout: Duration?) throws -> Bool {
         try withWatcher { watcher in
-            if watcher.isActive { watcher.setRefOnLoopThread(true) } else { try watcher.start() }
+            if watcher.isActive { watcher.setRefOnLoopThread(true) } else { try start(watcher) }
         }
         timedOut = false
         if let timeout { try startTimer(timeout) }
@@ -71,12 +71,31 @@ final class ReadinessWaiter: Waiter {
     @inline(__always)
     private func endWait(stayStarted: Bool, timed: Bool) {
         guard let watcher else { return }
-        watcher._withUnsafeGuaranteedRef { watcher in
-            if stayStarted { watcher.setRefOnLoopThread(false) } else { try? watcher.stop() }
+        if stayStarted && !timed {
+            watcher._withUnsafeGuaranteedRef { $0.setRefOnLoopThread(false) }
+        } else {
+            endWaitSlowly(stayStarted: stayStarted)
         }
-        if timed { try? timer?.stop() }
     }
 
+    /// ``endWait(stayStarted:timed:)`` with a stop (whose `LoopError` would keep room in the
+    /// waiting greenlet's frame, inlined) or a timer.
+    @inline(never)
+    private func endWaitSlowly(stayStarted: Bool) {
+        withWatcher { watcher in
+            if stayStarted { watcher.setRefOnLoopThread(false) } else { try? watcher.stop() }
+        }
+        try? timer?.stop()
+    }
+
+    /// Out of line: a start throws a `LoopError`, for which its caller's frame would keep room
+    /// on every waiting greenlet's stack.
+    @inline(never)
+    private func start(_ watcher: IOWatcher) throws {
+        try watcher.start()
+    }
+
+    @inline(never)
     private func startTimer(_ timeout: Duration) throws {
         if let timer {
             try timer.set(after: timeout, repeat: .zero)

@@ -67,11 +67,12 @@ public final class PipeEnd {
     }
 
     private func io(_ operation: String, _ fd: CInt, readable: Bool, _ call: () -> Int) throws -> Int {
-        do {
-            return try cooperativeCall(fd, readable: readable, timeout: timeout, call)
-        } catch CooperativeCallFailure.timedOut {
+        switch try cooperativeCall(fd, readable: readable, timeout: timeout, call) {
+        case .completed(let result):
+            return result
+        case .timedOut:
             throw SubprocessError.timedOut(operation, after: timeout ?? .zero)
-        } catch CooperativeCallFailure.failed(let code) {
+        case .failed(let code):
             throw SubprocessError.systemCall(operation, Errno(rawValue: code))
         }
     }

@@ -149,7 +149,18 @@ public final class Socket {
     ///
     /// - Returns: the bytes; empty at end of stream.
     public func read(maxBytes: Int = 65536) throws -> [UInt8] {
-        if !buffered.isEmpty {
+        let fd = fileDescriptor
+        guard fd >= 0 && buffered.isEmpty && maxBytes <= ReceiveScratch.size else {
+            return try readSlowly(maxBytes: maxBytes)
+        }
+        return try readThroughScratch(fd, maxBytes: maxBytes)
+    }
+
+    /// ``read(maxBytes:)`` from the bytes read ahead, or of more than the hub's scratch buffer
+    /// holds, or on a closed socket.
+    @inline(never)
+    private func readSlowly(maxBytes: Int) throws -> [UInt8] {
+        guard buffered.isEmpty else {
             let count = min(maxBytes, buffered.count)
             defer { buffered.removeFirst(count) }
             return Array(buffered.prefix(count))
@@ -163,17 +174,22 @@ public final class Socket {
     ///
     /// - Returns: how many bytes were read; 0 at end of stream, or for an empty buffer.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        if !buffered.isEmpty {
-            let count = min(buffer.count, buffered.count)
-            buffered.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0.prefix(count))) }
-            buffered.removeFirst(count)
-            return count
-        }
-        guard !buffer.isEmpty else {
+        guard buffered.isEmpty && !buffer.isEmpty else { return try readBuffered(into: buffer) }
+        return try exclusivelyRead(into: buffer)
+    }
+
+    /// ``read(into:)`` from the bytes read ahead, or into an empty buffer. Out of line: the
+    /// common path reads from the socket.
+    @inline(never)
+    private func readBuffered(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if buffered.isEmpty {
             _ = try openDescriptor("read")
             return 0
         }
-        return try exclusivelyRead(into: buffer)
+        let count = min(buffer.count, buffered.count)
+        buffered.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0.prefix(count))) }
+        buffered.removeFirst(count)
+        return count
     }
 
     /// Reads exactly `count` bytes.
@@ -381,10 +397,24 @@ public final class Socket {
     /// two instead of ``exclusively(_:_:_:)``, whose closure captured and retained the socket.
     @inline(__always)
     private func beginUse(_ use: Use, _ operation: String) throws -> CInt {
-        let fd = try openDescriptor(operation)
-        guard inUse & use.rawValue == 0 else { throw SocketError.concurrentUse(operation) }
+        let fd = fileDescriptor
+        guard fd >= 0 && inUse & use.rawValue == 0 else { try refuseUse(use, operation) }
         inUse |= use.rawValue
         return fd
+    }
+
+    // The failures of the hot paths throw from functions of their own: building an error where
+    // it is thrown keeps room for it in the thrower's frame, on every waiting greenlet's stack.
+
+    @inline(never)
+    private func refuseUse(_ use: Use, _ operation: String) throws -> Never {
+        _ = try openDescriptor(operation)
+        throw SocketError.concurrentUse(operation)
+    }
+
+    @inline(never)
+    private func fail(_ outcome: CooperativeCallOutcome, _ operation: String, address: SocketAddress?) throws -> Never {
+        throw error(of: outcome, operation, address: address)
     }
 
     @inline(__always)
@@ -394,15 +424,21 @@ public final class Socket {
 
     private func exclusivelyRead(maxBytes: Int = 65536) throws -> [UInt8] {
         if maxBytes <= ReceiveScratch.size {
-            let fd = try openDescriptor("read")
-            let scratch = try readiness(fd, readable: true)._withUnsafeGuaranteedRef { $0.receiveBuffer }
-            let count = try exclusivelyRead(into: UnsafeMutableRawBufferPointer(start: scratch, count: maxBytes))
-            return Array(UnsafeRawBufferPointer(start: scratch, count: count))
+            return try readThroughScratch(try openDescriptor("read"), maxBytes: maxBytes)
         }
         // Uninitialised storage: zero-filling 64 KiB per read was 18% of an echo server's CPU.
         return try [UInt8](unsafeUninitializedCapacity: maxBytes) { buffer, count in
             count = try exclusivelyRead(into: UnsafeMutableRawBufferPointer(buffer))
         }
+    }
+
+    /// One `recv` of at most `maxBytes` (no more than ``ReceiveScratch/size``) into the hub's
+    /// scratch buffer, copied out into an array of the size read.
+    @inline(__always)
+    private func readThroughScratch(_ fd: CInt, maxBytes: Int) throws -> [UInt8] {
+        let scratch = try readiness(fd, readable: true)._withUnsafeGuaranteedRef { $0.receiveBuffer }
+        let count = try exclusivelyRead(into: UnsafeMutableRawBufferPointer(start: scratch, count: maxBytes))
+        return Array(UnsafeRawBufferPointer(start: scratch, count: count))
     }
 
     /// One `recv` into `buffer` (not empty) as the socket's one reader, waiting as needed.
@@ -419,7 +455,7 @@ public final class Socket {
             // Unretained across the wait: a greenlet that closes the socket meanwhile ends the
             // wait first (see ReadinessWaiter, "Lifetime").
             let ready = try readiness(fd, readable: true)._withUnsafeGuaranteedRef { try $0.wait(timeout: timeout) }
-            guard ready else { throw error(of: .timedOut, "read", address: nil) }
+            guard ready else { try fail(.timedOut, "read", address: nil) }
         }
         let count = try io("read", fd, readable: true) { Glibc.recv(fd, buffer.baseAddress, buffer.count, 0) }
         receiveBufferDrained = count > 0 && count < buffer.count
@@ -439,22 +475,21 @@ public final class Socket {
     ) throws -> Int {
         // The caller keeps the socket alive; a closure that captured `self` retained it.
         let unretained = Unmanaged.passUnretained(self)
-        do {
-            return try cooperativeCall(fd, readable: readable, timeout: timeout, wait: { limit in
-                try unretained._withUnsafeGuaranteedRef { socket in
-                    try socket.readiness(fd, readable: readable)._withUnsafeGuaranteedRef { try $0.wait(timeout: limit) }
-                }
-            }, call)
-        } catch let failure as CooperativeCallFailure {
-            throw error(of: failure, operation, address: address)
-        }
+        let outcome = try cooperativeCall(fd, readable: readable, timeout: timeout, wait: { limit in
+            try unretained._withUnsafeGuaranteedRef { socket in
+                try socket.readiness(fd, readable: readable)._withUnsafeGuaranteedRef { try $0.wait(timeout: limit) }
+            }
+        }, call)
+        guard case .completed(let result) = outcome else { try fail(outcome, operation, address: address) }
+        return result
     }
 
-    /// Out of line, so that the hot paths keep no room on their stack for an error.
+    /// The error for a failed ``cooperativeCall(_:readable:timeout:wait:_:)``. Out of line, so
+    /// that the hot paths keep no room on their stack for an error.
     @inline(never)
-    private func error(of failure: CooperativeCallFailure, _ operation: String, address: SocketAddress?) -> SocketError {
-        switch failure {
-        case .timedOut:
+    private func error(of outcome: CooperativeCallOutcome, _ operation: String, address: SocketAddress?) -> SocketError {
+        switch outcome {
+        case .timedOut, .completed:  // never called with .completed
             return .timedOut(operation, after: timeout ?? .zero, address: address ?? peer)
         case .failed(let code):
             return .systemCall(operation, Errno(rawValue: code), address: address ?? peer ?? localAddress)
@@ -463,16 +498,16 @@ public final class Socket {
 
     /// The waiter for one direction, made on first use; the socket keeps it alive until
     /// ``close()``.
+    @inline(__always)
     private func readiness(_ fd: CInt, readable: Bool) throws -> Unmanaged<ReadinessWaiter> {
-        if readable {
-            if let readReadiness { return readReadiness }
-            let made = Unmanaged.passRetained(try ReadinessWaiter(fd: fd, .read))
-            readReadiness = made
-            return made
-        }
-        if let writeReadiness { return writeReadiness }
-        let made = Unmanaged.passRetained(try ReadinessWaiter(fd: fd, .write))
-        writeReadiness = made
+        if let made = readable ? readReadiness : writeReadiness { return made }
+        return try makeReadiness(fd, readable: readable)
+    }
+
+    @inline(never)
+    private func makeReadiness(_ fd: CInt, readable: Bool) throws -> Unmanaged<ReadinessWaiter> {
+        let made = Unmanaged.passRetained(try ReadinessWaiter(fd: fd, readable ? .read : .write))
+        if readable { readReadiness = made } else { writeReadiness = made }
         return made
     }
 
