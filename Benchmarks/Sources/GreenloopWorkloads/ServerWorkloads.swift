@@ -6,15 +6,21 @@ import Glibc
 #endif
 
 /// The greenlet echo server: a StreamServer on the calling thread's hub, a greenlet per
-/// connection that reads and writes back. Runs until the process is killed.
+/// connection that reads into a buffer of its own and writes it back, as the C servers do with
+/// theirs (`read()`, which returns a new array each time, adds an allocation and a copy per
+/// round trip). Runs until the process is killed.
 func serveEcho(port: UInt16, reusePort: Bool = false) throws {
     let server = try StreamServer(
         listeningOn: SocketAddress(ipv4: "127.0.0.1", port: port), reusePort: reusePort
     ) { client in
         try client.setNoDelay(true)
         // The load generator resets its connections when it ends: that ends a handler quietly.
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
+        defer { buffer.deallocate() }
         do {
-            while case let bytes = try client.read(), !bytes.isEmpty { try client.writeAll(bytes) }
+            while case let count = try client.read(into: buffer), count > 0 {
+                try client.writeAll(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+            }
         } catch is SocketError {}
     }
     try server.serveForever()
