@@ -232,6 +232,41 @@ struct HubTests {
         }
     }
 
+    @Test("a greenlet whose yield a timeout ends, and that nobody holds, goes at once; its turn resumes nothing",
+          arguments: allBackends)
+    func yieldEndedByThrow(backend: Backend) throws {
+        final class Observed: @unchecked Sendable {
+            weak var greenlet: Greenlet?
+            var yields = 0
+            var ended = false
+        }
+        try withHub(backend) { hub in
+            let observed = Observed()
+            // No handle kept: once it ends, the hub's was the last reference.
+            _ = try spawn {
+                observed.greenlet = Greenlet.current
+                do {
+                    try withTimeout(.milliseconds(2)) {
+                        while true {
+                            observed.yields += 1
+                            try sleep(.zero)
+                        }
+                    }
+                } catch is Timeout {}
+                observed.ended = true
+            }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !observed.ended && ContinuousClock.now < deadline { try sleep(.zero) }
+            #expect(observed.ended)
+            #expect(observed.yields > 1)
+            // The yield the timeout ended left its turn in the ready queue: it must resume nothing
+            // (under the address sanitizer, reading the freed greenlet would fail here).
+            for _ in 0..<3 { try sleep(.zero) }
+            #expect(observed.greenlet == nil)
+            #expect(hub.loop.activeWatcherCount == 0)
+        }
+    }
+
     @Test("I/O makes progress while greenlets only sleep(0); yieldPollInterval decides how soon",
           arguments: allBackends)
     func ioProgressDuringSleepZero(backend: Backend) throws {

@@ -77,8 +77,11 @@ public class Greenlet {
     /// Counts the greenlet's yields (``Hub/yieldCurrent()``): an entry in the ready queue resumes
     /// the greenlet only for the yield it was made for.
     @exclusivity(unchecked) final var yieldTicket: UInt32 = 0
-    @usableFromInline @exclusivity(unchecked) final var messageValue: Any?
-    @usableFromInline @exclusivity(unchecked) final var messageError: (any Error)?
+    /// Boxed: an `Any?` stored here was destroyed through the runtime's generic value witnesses
+    /// with every greenlet (a tenth of a spawn+join), a box that is almost always `nil` costs a
+    /// null check.
+    @exclusivity(unchecked) final var messageValue: CarriedValue?
+    @exclusivity(unchecked) final var messageError: (any Error)?
     /// What the sanitizers know of its stack, at a stable address for the C switch: at the top of
     /// the greenlet's own stack while it has one (no allocation of its own), allocated for a main
     /// greenlet.
@@ -293,6 +296,18 @@ public class Greenlet {
         try resumeGenerally()
     }
 
+    /// Starts this greenlet, which has not started, carrying nothing, and drops what the switch
+    /// back carries (an error is still thrown): the hub starts spawned greenlets this way, with
+    /// no `Any?` made or destroyed.
+    final func startCarryingNothing() throws {
+        let thread = try checkThread("start")
+        precondition(state == .notStarted, "startCarryingNothing() on a started greenlet")
+        try prepareToStart()
+        try Greenlet.switchToSuspended(self, thread: thread.toOpaque())._withUnsafeGuaranteedRef { resumed in
+            if resumed.messageKind != .none { try resumed.dropCarriedMessage() }
+        }
+    }
+
     // The slow paths of resume(), out of line: inlined, the `Any?` each returns kept room on the
     // stack of every greenlet that waits through the hub.
 
@@ -411,7 +426,7 @@ public class Greenlet {
             messageError = error
             messageKind = .error
         } else if let value {
-            messageValue = value
+            messageValue = CarriedValue(value)
             messageKind = .value
         }
     }
@@ -543,12 +558,19 @@ extension Greenlet {
             return nil
         case .value:
             messageKind = .none
-            return messageValue.take()
+            return messageValue.take()?.value
         case .error:
             messageKind = .none
             throw messageError.take()!
         }
     }
+}
+
+/// A value that a switch carries into a greenlet (``Greenlet/switchInto(_:)``), boxed.
+final class CarriedValue {
+    let value: Any
+
+    init(_ value: Any) { self.value = value }
 }
 
 /// Where a finished greenlet jumps, as raw values only: nothing Swift must release may be alive in
@@ -580,10 +602,11 @@ private func greenletMain(_ transfer: greenloop_transfer_t) -> FinalJump {
     let thread = GreenletThread.existingForCallingThread
     let me = thread._withUnsafeGuaranteedRef { $0.currentUnretained }
     return me._withUnsafeGuaranteedRef { me in
-        let (value, error) = ending.delivery
         me.finish(with: ending)
         let receiver = me.parent.unsafelyUnwrapped.liveSelfOrAncestor
-        receiver.hand(value, error)
+        // A body that returned nothing (every spawned greenlet's) hands nothing over, and makes
+        // no `Any?` to destroy.
+        if case .returnedNothing = ending {} else { deliver(ending, to: receiver) }
         receiver.state = .running
         let destination = receiver.context.unsafelyUnwrapped
         // The thread's reference to `me` (none if pinned) goes with the jump: `me` outlives its
@@ -591,6 +614,13 @@ private func greenletMain(_ transfer: greenloop_transfer_t) -> FinalJump {
         let retainedMe = thread._withUnsafeGuaranteedRef { $0.exchangeCurrent(receiver) }
         return FinalJump(context: destination, data: retainedMe.toOpaque(), fiber: receiver.fiber.unsafelyUnwrapped)
     }
+}
+
+/// Leaves what a greenlet's `ending` gives its parent for `receiver`'s next resumption.
+@inline(never)
+private func deliver(_ ending: Ending, to receiver: Greenlet) {
+    let (value, error) = ending.delivery
+    receiver.hand(value, error)
 }
 
 /// Runs the body of the greenlet that has just started on this stack.

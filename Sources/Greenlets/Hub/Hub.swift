@@ -186,11 +186,20 @@ public final class Hub {
         let current = GreenletThread.runningOnCallingThread
         guard current.toOpaque() != hubGreenlet.toOpaque() else { throw HubError.blockingInHub }
         // The current greenlet is running, so alive, before and after the switch.
-        let ticket = current._withUnsafeGuaranteedRef { $0.yieldTicket }
-        // However the yield ends, the ticket moves on: an entry left in the queue by a yield that
-        // ended with a throw then resumes nothing.
-        defer { current._withUnsafeGuaranteedRef { $0.yieldTicket = ticket &+ 1 } }
-        ready.append(.yielded(current.retain(), ticket))
+        let (ticket, isPinned) = current._withUnsafeGuaranteedRef { ($0.yieldTicket, $0.isPinned) }
+        // A pinned greenlet (a spawned one) stays alive while it is suspended here, so its entry
+        // holds no reference, as long as no entry outlives its yield: see below.
+        ready.append(.yielded(isPinned ? current : current.retain(), ticket, isRetained: !isPinned))
+        defer {
+            // The entry that resumed this yield moved the ticket on. If something else ended it
+            // (a throw, a switch from another greenlet), the entry is still queued: it must
+            // resume nothing, and an unretained one must go before the greenlet can.
+            let resumedByEntry = current._withUnsafeGuaranteedRef { $0.yieldTicket } != ticket
+            if !resumedByEntry {
+                current._withUnsafeGuaranteedRef { $0.yieldTicket = ticket &+ 1 }
+                if isPinned { ready.removeYield(of: current, ticket: ticket) }
+            }
+        }
         try hubGreenlet._withUnsafeGuaranteedRef { try $0.resume() }
     }
 

@@ -12,9 +12,11 @@ import GreenloopCore
 final class ReadyQueue {
     enum Entry {
         case resume(Waiter)
-        /// A greenlet in ``Hub/yieldCurrent()``, retained by hand (one reference count operation
-        /// where an enum payload cost three), and the yield ticket it had when it yielded.
-        case yielded(Unmanaged<Greenlet>, UInt32)
+        /// A greenlet in ``Hub/yieldCurrent()`` and the yield ticket it had when it yielded;
+        /// retained by hand unless it is pinned (one reference count operation where an enum
+        /// payload cost three; none for a spawned greenlet), in which case the entry is removed
+        /// if the yield ends any other way (``removeYield(of:ticket:)``).
+        case yielded(Unmanaged<Greenlet>, UInt32, isRetained: Bool)
         /// A greenlet to start (``Hub/scheduleStart(_:)``).
         case start(Greenlet)
         case call(() throws -> Void)
@@ -39,12 +41,24 @@ final class ReadyQueue {
     deinit {
         // A loop that outlives its hub may still run a callback queued for it.
         trigger.queue = nil
-        for case .yielded(let greenlet, _) in entries { greenlet.release() }
+        for case .yielded(let greenlet, _, true) in entries { greenlet.release() }
     }
 
     func append(_ entry: Entry) {
         entries.append(entry)
         if !isDrainScheduled { scheduleDrain() }
+    }
+
+    /// Takes out the entry of a yield that ended without it (rare: a throw into the greenlet, or
+    /// a switch into it from elsewhere). O(n) in the entries queued.
+    func removeYield(of greenlet: Unmanaged<Greenlet>, ticket: UInt32) {
+        let index = entries.firstIndex { entry in
+            guard case .yielded(let queued, let queuedTicket, _) = entry else { return false }
+            return queued.toOpaque() == greenlet.toOpaque() && queuedTicket == ticket
+        }
+        guard let index else { return }
+        if case .yielded(_, _, true) = entries[index] { greenlet.release() }
+        entries.remove(at: index)
     }
 
     private func scheduleDrain() {
@@ -61,6 +75,8 @@ final class ReadyQueue {
     @inline(__always)
     private func resumeYielded(_ greenlet: Greenlet, ticket: UInt32) {
         guard greenlet.yieldTicket == ticket else { return }
+        // Moving the ticket on tells the yield that its entry resumed it.
+        greenlet.yieldTicket = ticket &+ 1
         do {
             try greenlet.resume()
         } catch {
@@ -77,12 +93,12 @@ final class ReadyQueue {
             switch entry {
             case .resume(let waiter):
                 waiter.wake()
-            case .yielded(let greenlet, let ticket):
+            case .yielded(let greenlet, let ticket, let isRetained):
                 greenlet._withUnsafeGuaranteedRef { resumeYielded($0, ticket: ticket) }
-                greenlet.release()
+                if isRetained { greenlet.release() }
             case .start(let greenlet):
                 guard !greenlet.isStarted else { break }
-                do { _ = try greenlet.switchIntoGenerally(nil) } catch { hub!.errorHandler(error, "hub") }
+                do { try greenlet.startCarryingNothing() } catch { hub!.errorHandler(error, "hub") }
             case .call(let body):
                 do { try body() } catch { hub!.errorHandler(error, "hub") }
             }
