@@ -117,6 +117,13 @@ final class GreenletThread {
         return makeForCallingThread()
     }
 
+    /// ``forCallingThread``, unretained: the thread keeps its state alive while it runs.
+    @inline(__always)
+    static var unretainedForCallingThread: Unmanaged<GreenletThread> {
+        if let raw = greenloop_thread_state_get() { return Unmanaged.fromOpaque(raw) }
+        return Unmanaged.passUnretained(makeForCallingThread())
+    }
+
     @inline(never)
     private static func makeForCallingThread() -> GreenletThread {
         let state = GreenletThread()
