@@ -121,9 +121,14 @@ class Waiter {
     }
 
     /// Leaves `value` for the owner (see ``takeHanded()``).
-    final func hand(_ value: Any?) {
+    final func hand(_ value: Any) {
         wasHanded = true
         handedValue = value
+    }
+
+    /// Leaves a hand-off of nothing for the owner; copies no existential.
+    final func handNothing() {
+        wasHanded = true
     }
 
     /// What was handed to this waiter, if anything (`.some(nil)`: a hand-off of nothing);
