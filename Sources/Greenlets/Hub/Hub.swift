@@ -252,19 +252,19 @@ public final class Hub {
     /// ``ReadyQueue``), at the latest at the start of the next loop iteration.
     @usableFromInline
     func schedule(_ body: @escaping () throws -> Void) {
-        ready.append(.call(body))
+        ready.append(.call(.passRetained(ReadyQueue.ScheduledCall(body))))
     }
 
     /// Starts `greenlet` from the hub, in order with the other ready greenlets and callbacks,
     /// unless it has started or died by then.
     @usableFromInline
     func scheduleStart(_ greenlet: Greenlet) {
-        ready.append(.start(greenlet))
+        ready.append(.start(.passRetained(greenlet)))
     }
 
     /// Wakes `waiter` from the hub, in order with the other ready greenlets and callbacks.
     func scheduleWake(_ waiter: Waiter) {
-        ready.append(.resume(waiter))
+        ready.append(.resume(.passRetained(waiter)))
     }
 }
 

@@ -10,16 +10,28 @@ import GreenloopCore
 /// which polls I/O first. So a greenlet that only yields costs two switches per `sleep(.zero)`,
 /// not a system call, and I/O is still polled at least every `yieldPollInterval`.
 final class ReadyQueue {
+    /// What is ready. Every payload is a plain value, references retained by hand (released
+    /// once the entry has run, or by `deinit`): with a class or closure payload, every copy of an
+    /// entry in and out of the queue went through outlined copy and destroy functions, each with
+    /// its own reference count operation.
     enum Entry {
-        case resume(Waiter)
+        /// A waiter to wake (``Hub/scheduleWake(_:)``), retained.
+        case resume(Unmanaged<Waiter>)
         /// A greenlet in ``Hub/yieldCurrent()`` and the yield ticket it had when it yielded;
-        /// retained by hand unless it is pinned (one reference count operation where an enum
-        /// payload cost three; none for a spawned greenlet), in which case the entry is removed
-        /// if the yield ends any other way (``removeYield(of:ticket:)``).
+        /// retained unless it is pinned (none for a spawned greenlet), in which case the entry is
+        /// removed if the yield ends any other way (``removeYield(of:ticket:)``).
         case yielded(Unmanaged<Greenlet>, UInt32, isRetained: Bool)
-        /// A greenlet to start (``Hub/scheduleStart(_:)``).
-        case start(Greenlet)
-        case call(() throws -> Void)
+        /// A greenlet to start (``Hub/scheduleStart(_:)``), retained.
+        case start(Unmanaged<Greenlet>)
+        /// A callback (``Hub/schedule(_:)``), retained.
+        case call(Unmanaged<ScheduledCall>)
+    }
+
+    /// A callback in the queue, boxed so that an entry holds a plain reference.
+    final class ScheduledCall {
+        let body: () throws -> Void
+
+        init(_ body: @escaping () throws -> Void) { self.body = body }
     }
 
     // Unchecked exclusivity: see Waiter.
@@ -41,7 +53,14 @@ final class ReadyQueue {
     deinit {
         // A loop that outlives its hub may still run a callback queued for it.
         trigger.queue = nil
-        for case .yielded(let greenlet, _, true) in entries { greenlet.release() }
+        for entry in entries {
+            switch entry {
+            case .resume(let waiter): waiter.release()
+            case .yielded(let greenlet, _, let isRetained): if isRetained { greenlet.release() }
+            case .start(let greenlet): greenlet.release()
+            case .call(let call): call.release()
+            }
+        }
     }
 
     func append(_ entry: Entry) {
@@ -92,15 +111,22 @@ final class ReadyQueue {
         while let entry = entries.popFirst() {
             switch entry {
             case .resume(let waiter):
-                waiter.wake()
+                waiter._withUnsafeGuaranteedRef { $0.wake() }
+                waiter.release()
             case .yielded(let greenlet, let ticket, let isRetained):
                 greenlet._withUnsafeGuaranteedRef { resumeYielded($0, ticket: ticket) }
                 if isRetained { greenlet.release() }
             case .start(let greenlet):
-                guard !greenlet.isStarted else { break }
-                do { try greenlet.startCarryingNothing() } catch { hub!.errorHandler(error, "hub") }
-            case .call(let body):
-                do { try body() } catch { hub!.errorHandler(error, "hub") }
+                greenlet._withUnsafeGuaranteedRef { greenlet in
+                    guard !greenlet.isStarted else { return }
+                    do { try greenlet.startCarryingNothing() } catch { hub!.errorHandler(error, "hub") }
+                }
+                greenlet.release()
+            case .call(let call):
+                call._withUnsafeGuaranteedRef { call in
+                    do { try call.body() } catch { hub!.errorHandler(error, "hub") }
+                }
+                call.release()
             }
             if guaranteed > 0 {
                 guaranteed -= 1
