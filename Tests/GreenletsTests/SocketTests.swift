@@ -149,6 +149,14 @@ struct SocketTests {
         }
     }
 
+    @Test("a negative count to read(maxBytes:) stops the process instead of reaching recv")
+    func negativeReadCount() async {
+        await #expect(processExitsWith: .failure) {
+            let socket = try Socket(.ipv4)
+            _ = try socket.read(maxBytes: -1)
+        }
+    }
+
     @Test("connect times out when the peer never answers, naming the address", arguments: allBackends)
     func connectTimeout(backend: Backend) throws {
         try withHub(backend) { hub in

@@ -145,10 +145,12 @@ public final class Socket {
         }
     }
 
-    /// Reads what is available, at most `maxBytes`, waiting for at least one byte.
+    /// Reads what is available, at most `maxBytes` (not negative: that traps), waiting for at
+    /// least one byte.
     ///
     /// - Returns: the bytes; empty at end of stream.
     public func read(maxBytes: Int = 65536) throws -> [UInt8] {
+        precondition(maxBytes >= 0, "read(maxBytes:) needs a count of at least 0, not \(maxBytes)")
         let fd = fileDescriptor
         guard fd >= 0 && buffered.isEmpty && maxBytes <= ReceiveScratch.size else {
             return try readSlowly(maxBytes: maxBytes)
