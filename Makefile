@@ -48,8 +48,9 @@ test-sanitize: deps
 		--skip hundredThousand --skip manyGreenlets
 
 ## The benchmark suite in release mode: every workload alternating with its baselines (raw C
-## libev and libevent, gevent in Benchmarks/.venv, SwiftNIO), 3 rounds each; prints the table and
-## writes Benchmarks/results/latest.json and latest.svg.
+## libev and libevent, gevent in Benchmarks/.venv, SwiftNIO), 3 rounds each (5 for the echo
+## servers, 7 for the greenlet micro-benchmarks); prints the table and writes
+## Benchmarks/results/latest.json and latest.svg.
 bench: deps
 	bash scripts/install-deps.sh bench
 	cd Benchmarks && $(SWIFT) build -c release

@@ -63,8 +63,9 @@ func makeRows(_ workloads: [Workload], _ samples: Samples) -> [Row] {
     return rows
 }
 
-func printTable(_ rows: [Row], rounds: Int, microRounds: Int, elapsed: TimeInterval) {
-    print("Greenloop benchmarks: \(machineDescription()); \(rounds) round(s) each (greenlet micro-benchmarks \(microRounds)), alternating; "
+func printTable(_ rows: [Row], rounds: Int, echoRounds: Int, microRounds: Int, elapsed: TimeInterval) {
+    print("Greenloop benchmarks: \(machineDescription()); \(rounds) round(s) each (echo servers \(echoRounds), "
+          + "greenlet micro-benchmarks \(microRounds)), alternating; "
           + "median [min–max]; servers on CPU 0, load on CPU 1; \(Int(elapsed)) s")
     let header = ["workload", "implementation", "median", "range", "unit", "vs", "ratio", "target"]
     var lines = [header]
