@@ -80,13 +80,7 @@ final class HandOffQueue<Payload> {
     /// through the runtime's generic value witnesses (a sixth of an `Event` ping-pong).
     @discardableResult
     func handOff() -> Bool {
-        guard let place = places.popFirst() else { return false }
-        place.waiter._withUnsafeGuaranteedRef { waiter in
-            waiter.isQueued = false
-            waiter.handNothing()
-            waiter.wakeSoon()
-        }
-        return true
+        takeFirst { $0.handNothing() } != nil
     }
 
     /// Hands `value` to the longest waiter. Returns false when nobody waits.
@@ -97,10 +91,17 @@ final class HandOffQueue<Payload> {
 
     /// Hands `value` to the longest waiter and returns what it brought; `nil` when nobody waits.
     func takeFirst(handing value: Any) -> Payload? {
+        takeFirst { $0.hand(value) }
+    }
+
+    /// Takes the longest waiter out of line, leaves it what `hand` gives, and wakes it; returns
+    /// what it brought. Inlined, so that neither caller pays for the closure.
+    @inline(__always)
+    private func takeFirst(handing hand: (Waiter) -> Void) -> Payload? {
         guard let place = places.popFirst() else { return nil }
         place.waiter._withUnsafeGuaranteedRef { waiter in
             waiter.isQueued = false
-            waiter.hand(value)
+            hand(waiter)
             waiter.wakeSoon()
         }
         return place.payload
