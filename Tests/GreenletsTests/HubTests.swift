@@ -78,6 +78,72 @@ struct HubTests {
         }
     }
 
+    @Test("a spawned greenlet that a switch starts before the hub does runs once, and goes when dropped",
+          arguments: allBackends)
+    func startedBySwitch(backend: Backend) throws {
+        try withHub(backend) { _ in
+            var runs = 0
+            weak var early: SpawnedGreenlet<Int>?
+            let starter = try spawn { () throws -> Int in
+                let greenlet = try spawn { () -> Int in
+                    runs += 1
+                    return 7
+                }
+                early = greenlet
+                // Ends into this greenlet, which started it ahead of its turn in the hub's queue.
+                try greenlet.setParent(Greenlet.current)
+                try greenlet.switchInto()
+                return try greenlet.value()
+            }
+            #expect(try starter.value() == 7)
+            try sleep(.zero)  // the early greenlet's turn in the queue: nothing left to start
+            #expect(runs == 1)
+            #expect(early == nil)
+            // Killed before it started, its handle dropped at once: its turn comes, and frees it.
+            weak var killed: SpawnedGreenlet<Void>?
+            do {
+                let greenlet = try spawn { runs += 1 }
+                killed = greenlet
+                try greenlet.kill()
+            }
+            #expect(killed != nil)  // its start entry still holds it
+            try sleep(.zero)
+            #expect(killed == nil)
+            #expect(runs == 1)
+        }
+    }
+
+    @Test("an error thrown into a spawned greenlet before it starts ends it as a kill does", arguments: allBackends)
+    func throwIntoUnstartedSpawned(backend: Backend) throws {
+        try withHub(backend) { hub in
+            var reported: [String] = []
+            hub.errorHandler = { error, _ in reported.append("\(error)") }
+            var ran = false
+            var linked = 0
+            let never = try spawn { () -> Int in
+                ran = true
+                return 1
+            }
+            never.link { _ in linked += 1 }
+            let joiner = try spawn { try never.join() }
+            // No switch to the hub, which a spawned greenlet hands nothing: back at once.
+            #expect(try never.throwInto(Boom()) == nil)
+            #expect(never.isDead && never.isReady)
+            #expect(never.error is Boom)
+            #expect(throws: Boom.self) { try never.value() }
+            #expect(try joiner.value())
+            #expect(!ran)
+            #expect(linked == 1)
+            #expect(reported == ["Boom()"])
+            // Killed before it starts with an error of its own: reported too, as its body's would be.
+            let killed = try spawn { ran = true }
+            try killed.kill(Boom())
+            try sleep(.zero)
+            #expect(!ran)
+            #expect(reported == ["Boom()", "Boom()"])
+        }
+    }
+
     @Test("nested timeouts: the shorter wins, and a timeout never fires after its scope", arguments: allBackends)
     func nestedTimeouts(backend: Backend) throws {
         try withHub(backend) { _ in
@@ -173,6 +239,7 @@ struct HubTests {
           arguments: allBackends)
     func hubEndsWithItsThread(backend: Backend) throws {
         let unwound = Mutex(false)
+        let neverStartedReleased = Mutex(false)
         nonisolated(unsafe) var loop: (any Loop)?
         onNewThread {
             do {
@@ -183,11 +250,15 @@ struct HubTests {
                     try sleep(.seconds(3600))
                 }
                 try sleep(.zero)  // the greenlet starts, and sleeps; then the thread ends
+                // Never started: it goes with the hub, and so does its body.
+                let token = DeinitSignal { neverStartedReleased.withLock { $0 = true } }
+                _ = try spawn { withExtendedLifetime(token) {} }
             } catch {
                 Issue.record(error)
             }
         }
         #expect(unwound.withLock { $0 })
+        #expect(neverStartedReleased.withLock { $0 })
         // The sleeper's timer went with it: the loop was left with nothing to do.
         #expect(try #require(loop).activeWatcherCount == 0)
     }
@@ -378,4 +449,13 @@ struct HubTests {
             #expect(hub.loop.activeWatcherCount == 0)
         }
     }
+}
+
+/// Calls its closure when it goes: captured by a greenlet's body, it shows that the body was let go.
+private final class DeinitSignal {
+    private let onDeinit: () -> Void
+
+    init(_ onDeinit: @escaping () -> Void) { self.onDeinit = onDeinit }
+
+    deinit { onDeinit() }
 }

@@ -66,22 +66,28 @@ public class Greenlet {
     // What a switch reads and writes, stored in the object itself so that a switch reaches it
     // with no load but the object's address. Unchecked exclusivity (here and below): one thread,
     // and no access stays open across a switch; the dynamic checks were a third of a switch.
+    // The one-byte fields and the yield ticket share a word.
     @usableFromInline @exclusivity(unchecked) final var state: State
-    /// Where to jump to resume the greenlet; valid while it is suspended.
-    @usableFromInline @exclusivity(unchecked) final var context: greenloop_fcontext_t?
     /// What the next resumption carries: nothing (the common case, which copies no
-    /// existential), ``messageValue`` or ``messageError``.
+    /// existential), ``carriedValue`` or ``carriedError``.
     @usableFromInline @exclusivity(unchecked) final var messageKind = MessageKind.none
     /// See ``pin()``.
     @usableFromInline @exclusivity(unchecked) final var isPinned = false
+    /// Whether the body has ended and how is recorded: ``carriedError``, and the value in
+    /// ``carriedValue`` (a spawned greenlet keeps its own, see ``endingValue``).
+    @usableFromInline @exclusivity(unchecked) private(set) final var hasEnding = false
     /// Counts the greenlet's yields (``Hub/yieldCurrent()``): an entry in the ready queue resumes
     /// the greenlet only for the yield it was made for.
     @exclusivity(unchecked) final var yieldTicket: UInt32 = 0
-    /// Boxed: an `Any?` stored here was destroyed through the runtime's generic value witnesses
-    /// with every greenlet (a tenth of a spawn+join), a box that is almost always `nil` costs a
-    /// null check.
-    @exclusivity(unchecked) final var messageValue: CarriedValue?
-    @exclusivity(unchecked) final var messageError: (any Error)?
+    /// Where to jump to resume the greenlet; valid while it is suspended.
+    @usableFromInline @exclusivity(unchecked) final var context: greenloop_fcontext_t?
+    /// The value the next resumption carries, boxed: an `Any?` stored here was destroyed through
+    /// the runtime's generic value witnesses with every greenlet (a tenth of a spawn+join), a box
+    /// that is almost always `nil` costs a null check. Once the body has ended: the value it
+    /// returned, if any (a greenlet that has ended receives nothing more, so the slot is free).
+    @exclusivity(unchecked) final var carriedValue: CarriedValue?
+    /// The error the next resumption throws; once the body has ended, the error it threw.
+    @exclusivity(unchecked) final var carriedError: (any Error)?
     /// What the sanitizers know of its stack, at a stable address for the C switch: at the top of
     /// the greenlet's own stack while it has one (no allocation of its own), allocated for a main
     /// greenlet.
@@ -94,13 +100,18 @@ public class Greenlet {
     @exclusivity(unchecked) public private(set) final var parent: Greenlet?
     /// How the body ended, once the greenlet is dead: its value, or its error (``GreenletExit``
     /// included).
-    public final var outcome: Result<Any?, any Error>? { hasEnding ? ending.result : nil }
-    /// How the body ended, once ``hasEnding``; for a spawned greenlet, the body `spawn` was
-    /// given. Not an optional: an optional of an enum of existentials has its tag read through
-    /// the runtime's generic value witnesses (measured: a tenth of a spawn+join).
-    @exclusivity(unchecked) private(set) final var ending = Ending.returnedNothing
-    /// Whether ``ending`` is set.
-    @exclusivity(unchecked) private(set) final var hasEnding = false
+    ///
+    /// No `Ending` or `Result` is stored for it: an enum with an existential payload is copied
+    /// and destroyed through generic value witnesses (measured: a twentieth of a spawn+join).
+    public final var outcome: Result<Any?, any Error>? {
+        guard hasEnding else { return nil }
+        if let carriedError { return .failure(carriedError) }
+        return .success(endingValue)
+    }
+
+    /// The value the body returned, once it has ended without an error; ``AnySpawnedGreenlet``
+    /// keeps its own.
+    var endingValue: Any? { carriedValue?.value }
 
     /// Makes a greenlet that will run `body` when first switched into; it does not run yet.
     ///
@@ -194,15 +205,11 @@ public class Greenlet {
         if state == .running { _ = Unmanaged.passUnretained(self).retain() }
     }
 
-    /// Ends ``pin()`` and, if the greenlet runs now, hands the pinner's reference to the thread
-    /// (which must hold one from here on) instead of retaining it for the thread.
-    ///
-    /// - Returns: whether the thread took the pinner's reference; if not, the pinner still owns
-    ///   it and releases it.
-    final func unpinHandingReferenceToThread() -> Bool {
-        guard isPinned else { return false }
+    /// Ends ``pin()`` and hands the pinner's reference on instead of releasing it: to the thread
+    /// if the greenlet runs now (which must hold one from here on), else to whoever the pinner
+    /// names (the hub names a greenlet's start entry).
+    final func unpinHandingReferenceOn() {
         isPinned = false
-        return state == .running
     }
 
     /// The calling thread's main greenlet.
@@ -303,16 +310,30 @@ public class Greenlet {
     }
 
     /// Starts this greenlet, which has not started, carrying nothing, and drops what the switch
-    /// back carries (an error is still thrown): the hub starts spawned greenlets this way, with
-    /// no `Any?` made or destroyed.
-    final func startCarryingNothing() throws {
+    /// back carries: the hub starts spawned greenlets this way, with no `Any?` made or destroyed.
+    /// This greenlet may be gone when it returns (it ran to its end, and nothing else held it).
+    ///
+    /// - Returns: an error that the switch back carried (thrown into the current greenlet).
+    /// - Throws: ``GreenletError`` when the greenlet could not start (no stack could be had): it
+    ///   has not started then.
+    final func startCarryingNothing() throws(GreenletError) -> (any Error)? {
         let thread = try checkThread("start")
         precondition(state == .notStarted, "startCarryingNothing() on a started greenlet")
         try prepareToStart()
-        try Greenlet.switchToSuspended(self, thread: thread.toOpaque())._withUnsafeGuaranteedRef { resumed in
-            if resumed.messageKind != .none { try resumed.dropCarriedMessage() }
+        return Greenlet.switchToSuspended(self, thread: thread.toOpaque())._withUnsafeGuaranteedRef { resumed in
+            guard resumed.messageKind != .none else { return nil }
+            do {
+                try resumed.dropCarriedMessage()
+                return nil
+            } catch {
+                return error
+            }
         }
     }
+
+    /// Called when a switch starts this greenlet, rather than ``startCarryingNothing()``.
+    /// ``AnySpawnedGreenlet`` keeps its start in the hub's queue valid.
+    func startsBySwitch() {}
 
     // The slow paths of resume(), out of line: inlined, the `Any?` each returns kept room on the
     // stack of every greenlet that waits through the hub.
@@ -366,10 +387,10 @@ public class Greenlet {
             guard state == .notStarted else {
                 return try Greenlet.suspendCurrent(switchingTo: liveSelfOrAncestor, nil, error, on: thread)
             }
-            let ending = Ending.threw(error)
-            finish(with: ending)
-            let (value, failure) = ending.delivery
-            return try Greenlet.suspendCurrent(switchingTo: parent!.liveSelfOrAncestor, value, failure, on: thread)
+            // A spawned greenlet hands its parent, the hub, nothing: there is nothing to switch for.
+            guard endBeforeStarting(throwing: error) else { return nil }
+            let failure = error is GreenletExit ? nil : error
+            return try Greenlet.suspendCurrent(switchingTo: parent!.liveSelfOrAncestor, nil, failure, on: thread)
         }
     }
 
@@ -380,6 +401,20 @@ public class Greenlet {
         @inline(__always) get {
             if state != .dead { return self }
             return firstLiveAncestor
+        }
+    }
+
+    /// The first ancestor that is not dead, unretained: this greenlet holds its parent, which
+    /// holds its own.
+    final var liveAncestorUnretained: Unmanaged<Greenlet> {
+        var candidate = Unmanaged.passUnretained(parent.unsafelyUnwrapped)
+        while true {
+            let next = candidate._withUnsafeGuaranteedRef { candidate -> Unmanaged<Greenlet>? in
+                guard candidate.state == .dead, let parent = candidate.parent else { return nil }
+                return Unmanaged.passUnretained(parent)
+            }
+            guard let next else { return candidate }
+            candidate = next
         }
     }
 
@@ -413,7 +448,10 @@ public class Greenlet {
             if let error { throw error }
             return value
         }
-        if target.state == .notStarted { try target.prepareToStart() }
+        if target.state == .notStarted {
+            try target.prepareToStart()
+            target.startsBySwitch()
+        }
         target.hand(value, error)
         let suspending = thread.exchangeCurrent(target)
         suspending._withUnsafeGuaranteedRef { $0.state = .suspended }
@@ -429,10 +467,10 @@ public class Greenlet {
     @inline(__always)
     final func hand(_ value: Any?, _ error: (any Error)?) {
         if let error {
-            messageError = error
+            carriedError = error
             messageKind = .error
         } else if let value {
-            messageValue = CarriedValue(value)
+            carriedValue = CarriedValue(value)
             messageKind = .value
         }
     }
@@ -491,18 +529,54 @@ public class Greenlet {
         GreenletThread.giveStack(stack, size: stackSize, onThread: homeAddress)
     }
 
-    /// Records the end of the body.
-    final func finish(with ending: Ending) {
+    /// Marks the greenlet dead: its body has ended (its ending is recorded) or never will run.
+    final func markDead() {
         state = .dead
         body = nil
-        // A spawned greenlet recorded its own body's ending already.
-        if !hasEnding { record(ending) }
     }
 
-    /// Records how a spawned greenlet's body ended, just before the greenlet ends.
-    final func record(_ ending: Ending) {
-        self.ending = ending
+    /// Records how a plain greenlet's body ended.
+    final func recordEnding(_ ending: Ending) {
+        switch ending {
+        case .returnedNothing: recordEnding(error: nil)
+        case .returned(let value):
+            recordEnding(error: nil)
+            carriedValue = CarriedValue(value)
+        case .threw(let error): recordEnding(error: error)
+        }
+    }
+
+    /// Records that the body ended, with `error` or without (a spawned greenlet keeps its value
+    /// itself). Nothing is carried at that point: the greenlet runs, and took its last message
+    /// when it was resumed.
+    final func recordEnding(error: (any Error)?) {
+        assert(messageKind == .none, "a greenlet ended with a message pending")
+        carriedError = error
         hasEnding = true
+    }
+
+    /// Ends this greenlet, which has not started, with `error` as if its body had thrown it: it
+    /// will never run. ``AnySpawnedGreenlet`` also ends it as its body's end would.
+    ///
+    /// - Returns: whether its parent receives the ending (not a spawned greenlet's).
+    @discardableResult
+    func endBeforeStarting(throwing error: any Error) -> Bool {
+        markDead()
+        recordEnding(error: error)
+        return true
+    }
+
+    /// Hands what this greenlet's body ended with (its value or error; nothing for
+    /// ``GreenletExit``) to `receiver`'s next resumption: the value's box itself, not a copy.
+    final func handEnding(to receiver: Greenlet) {
+        if let carriedError {
+            if carriedError is GreenletExit { return }
+            receiver.carriedError = carriedError
+            receiver.messageKind = .error
+        } else if let carriedValue {
+            receiver.carriedValue = carriedValue
+            receiver.messageKind = .value
+        }
     }
 
     /// What a greenlet runs.
@@ -564,10 +638,10 @@ extension Greenlet {
             return nil
         case .value:
             messageKind = .none
-            return messageValue.take()?.value
+            return carriedValue.take()?.value
         case .error:
             messageKind = .none
-            throw messageError.take()!
+            throw carriedError.take()!
         }
     }
 }
@@ -601,47 +675,53 @@ private func greenletEntry(_ transfer: greenloop_transfer_t) {
 @inline(never)
 private func greenletMain(_ transfer: greenloop_transfer_t) -> FinalJump {
     Greenlet.resumed(by: transfer)
-    let ending = runStartedGreenlet()
+    let handsEnding = runStartedGreenlet()
     // Running again on this stack: this greenlet is the current one, kept alive by the thread's
     // running slot (or by its pin), so it is used unretained; so is the thread's state, which
     // lives as long as its greenlets.
     let thread = GreenletThread.existingForCallingThread
     let me = thread._withUnsafeGuaranteedRef { $0.currentUnretained }
     return me._withUnsafeGuaranteedRef { me in
-        me.finish(with: ending)
-        let receiver = me.parent.unsafelyUnwrapped.liveSelfOrAncestor
-        // A body that returned nothing (every spawned greenlet's) hands nothing over, and makes
-        // no `Any?` to destroy.
-        if case .returnedNothing = ending {} else { deliver(ending, to: receiver) }
-        receiver.state = .running
-        let destination = receiver.context.unsafelyUnwrapped
-        // The thread's reference to `me` (none if pinned) goes with the jump: `me` outlives its
-        // own stack until the receiver has freed it.
-        let retainedMe = thread._withUnsafeGuaranteedRef { $0.exchangeCurrent(receiver) }
-        return FinalJump(context: destination, data: retainedMe.toOpaque(), fiber: receiver.fiber.unsafelyUnwrapped)
+        me.markDead()
+        // Unretained: `me` holds its parent, which holds its own (a retain and a release of the
+        // hub's greenlet per spawned greenlet otherwise).
+        let receiver = me.liveAncestorUnretained
+        return receiver._withUnsafeGuaranteedRef { receiver in
+            // A spawned greenlet hands its parent nothing, and touches no existential here.
+            if handsEnding { me.handEnding(to: receiver) }
+            receiver.state = .running
+            let destination = receiver.context.unsafelyUnwrapped
+            // The thread's reference to `me` (none if pinned) goes with the jump: `me` outlives
+            // its own stack until the receiver has freed it.
+            let retainedMe = thread._withUnsafeGuaranteedRef { $0.exchangeCurrent(receiver) }
+            return FinalJump(context: destination, data: retainedMe.toOpaque(), fiber: receiver.fiber.unsafelyUnwrapped)
+        }
     }
 }
 
-/// Leaves what a greenlet's `ending` gives its parent for `receiver`'s next resumption.
-@inline(never)
-private func deliver(_ ending: Ending, to receiver: Greenlet) {
-    let (value, error) = ending.delivery
-    receiver.hand(value, error)
-}
-
-/// Runs the body of the greenlet that has just started on this stack.
+/// Runs the body of the greenlet that has just started on this stack, and records how it ended.
 ///
 /// No strong reference to the greenlet may live in this frame while a closure body runs: a
 /// suspended greenlet's own stack must not keep it alive, or dropping it could never unwind it.
 /// (A spawned greenlet's body, which runs as a method, is kept alive by the hub anyway.)
+///
+/// - Returns: whether the parent receives the ending (a plain greenlet's value or error); a
+///   spawned greenlet hands its parent, the hub, nothing.
 @inline(never)
-private func runStartedGreenlet() -> Ending {
+private func runStartedGreenlet() -> Bool {
     let me = GreenletThread.runningOnCallingThread
     if me._withUnsafeGuaranteedRef({ $0.startsWithoutClosureOrMessage }) {
         me._withUnsafeGuaranteedRef { $0.runWithoutClosure() }
-        return .returnedNothing
+        return false
     }
-    return runBody(me._withUnsafeGuaranteedRef { $0.takeStart() })
+    let ending = runBody(me._withUnsafeGuaranteedRef { $0.takeStart() })
+    // Running again: alive. A spawned greenlet started by a switch that carried a value ran
+    // through `runBody` and recorded its own ending.
+    return me._withUnsafeGuaranteedRef { me in
+        guard !me.hasEnding else { return false }
+        me.recordEnding(ending)
+        return true
+    }
 }
 
 @inline(never)

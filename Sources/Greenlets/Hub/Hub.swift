@@ -51,15 +51,16 @@ public final class Hub {
         let index = member.liveIndex
         guard index >= 0, index < live.count, live[index].toOpaque() == Unmanaged.passUnretained(member).toOpaque()
         else { return }
-        let reference = live[index]
         let last = live.removeLast()
         if index < live.count {
             live[index] = last
             last._withUnsafeGuaranteedRef { $0.liveIndex = index }
         }
         member.liveIndex = -1
-        // The caller still holds `member` (it runs, or it is the caller's own handle).
-        if !member.unpinHandingReferenceToThread() { reference.release() }
+        // It runs (its body ended): the thread takes the list's reference. It never ran (it ended
+        // before it started): its start entry, still queued, takes it (see `scheduleStart`).
+        // Either way the caller still holds `member`.
+        member.unpinHandingReferenceOn()
     }
 
     /// The spawned greenlets that have not ended, for ``destroy(timeout:)``.
@@ -87,8 +88,13 @@ public final class Hub {
         let survivors = live
         live = []
         for survivor in survivors {
-            survivor._withUnsafeGuaranteedRef { $0.unpin() }
-            survivor.release()
+            let started = survivor._withUnsafeGuaranteedRef { survivor in
+                survivor.unpin()
+                return survivor.isStarted
+            }
+            // One that never started leaves its reference to its start entry, which the ready
+            // queue releases when it goes, after this.
+            if started { survivor.release() }
         }
         hubGreenlet._withUnsafeGuaranteedRef { $0.unpin() }
         hubGreenlet.release()
@@ -258,8 +264,14 @@ public final class Hub {
     /// Starts `greenlet` from the hub, in order with the other ready greenlets and callbacks,
     /// unless it has started or died by then.
     @usableFromInline
-    func scheduleStart(_ greenlet: Greenlet) {
-        ready.append(.start(.passRetained(greenlet)))
+    ///
+    /// The entry holds no reference while the greenlet waits to start: the live list does (one
+    /// reference count operation fewer per spawn and per start). Whatever lets the greenlet go
+    /// before the entry starts it hands its reference to the entry instead, which releases it:
+    /// the live list when the greenlet ends before it started (killed) or when the hub goes; a
+    /// switch that starts it first retains it for the entry (`startsBySwitch`).
+    func scheduleStart(_ greenlet: AnySpawnedGreenlet) {
+        ready.append(.start(.passUnretained(greenlet)))
     }
 
     /// Wakes `waiter` from the hub, in order with the other ready greenlets and callbacks.

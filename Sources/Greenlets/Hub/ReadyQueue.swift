@@ -21,8 +21,9 @@ final class ReadyQueue {
         /// retained unless it is pinned (none for a spawned greenlet), in which case the entry is
         /// removed if the yield ends any other way (``removeYield(of:ticket:)``).
         case yielded(Unmanaged<Greenlet>, UInt32, isRetained: Bool)
-        /// A greenlet to start (``Hub/scheduleStart(_:)``), retained.
-        case start(Unmanaged<Greenlet>)
+        /// A spawned greenlet to start (``Hub/scheduleStart(_:)``): held by the hub's live list
+        /// while it has not started, by the entry once it has started or ended otherwise.
+        case start(Unmanaged<AnySpawnedGreenlet>)
         /// A callback (``Hub/schedule(_:)``), retained.
         case call(Unmanaged<ScheduledCall>)
     }
@@ -57,6 +58,7 @@ final class ReadyQueue {
             switch entry {
             case .resume(let waiter): waiter.release()
             case .yielded(let greenlet, _, let isRetained): if isRetained { greenlet.release() }
+            // Every start entry still queued holds its greenlet (see `Hub.scheduleStart`).
             case .start(let greenlet): greenlet.release()
             case .call(let call): call.release()
             }
@@ -103,6 +105,24 @@ final class ReadyQueue {
         }
     }
 
+    /// Starts a spawned greenlet from its start entry (see ``Hub/scheduleStart(_:)``).
+    private func start(_ greenlet: Unmanaged<AnySpawnedGreenlet>) {
+        // Started by a switch, or ended before it started: the entry holds it, and lets it go.
+        guard greenlet._withUnsafeGuaranteedRef({ $0.state == .notStarted }) else { return greenlet.release() }
+        let carried: (any Error)?
+        do {
+            // The greenlet may be gone once this returns.
+            carried = try greenlet._withUnsafeGuaranteedRef { try $0.startCarryingNothing() }
+        } catch {
+            // It cannot start (no stack to be had): it ends with that error, which is reported,
+            // and the live list hands the entry its reference.
+            _ = greenlet._withUnsafeGuaranteedRef { $0.endBeforeStarting(throwing: error) }
+            greenlet.release()
+            return
+        }
+        if let carried { hub!.errorHandler(carried, "hub") }
+    }
+
     private func drain() {
         isDrainScheduled = false
         let started = LoopInstant.monotonicNow().nanoseconds
@@ -117,11 +137,7 @@ final class ReadyQueue {
                 greenlet._withUnsafeGuaranteedRef { resumeYielded($0, ticket: ticket) }
                 if isRetained { greenlet.release() }
             case .start(let greenlet):
-                greenlet._withUnsafeGuaranteedRef { greenlet in
-                    guard !greenlet.isStarted else { return }
-                    do { try greenlet.startCarryingNothing() } catch { hub!.errorHandler(error, "hub") }
-                }
-                greenlet.release()
+                start(greenlet)
             case .call(let call):
                 call._withUnsafeGuaranteedRef { call in
                     do { try call.body() } catch { hub!.errorHandler(error, "hub") }

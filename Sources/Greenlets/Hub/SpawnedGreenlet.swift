@@ -8,7 +8,7 @@ public final class SpawnedGreenlet<Value>: AnySpawnedGreenlet {
     @exclusivity(unchecked) private var body: (() throws -> Value)?
 
     @usableFromInline
-    init(hub: Hub, stackSize: Int, body: @escaping () throws -> Value) throws {
+    init(hub: Unmanaged<Hub>, stackSize: Int, body: @escaping () throws -> Value) throws {
         self.body = body
         try super.init(hub: hub, stackSize: stackSize)
     }
@@ -24,11 +24,8 @@ public final class SpawnedGreenlet<Value>: AnySpawnedGreenlet {
     /// How the body ended, once it has.
     public var result: Result<Value, any Error>? {
         guard hasEnding else { return nil }
-        switch ending {
-        case .returned(let value): return .success(value as! Value)
-        case .threw(let error): return .failure(error)
-        case .returnedNothing: preconditionFailure("a spawned greenlet's value is always boxed")
-        }
+        if let carriedError { return .failure(carriedError) }
+        return .success(returnedValue as! Value)
     }
 
     /// Waits for the body to end and returns its value, or throws its error (``GreenletExit``
@@ -51,16 +48,17 @@ public final class SpawnedGreenlet<Value>: AnySpawnedGreenlet {
 ///
 /// - Parameter stackSize: the greenlet's stack; by default the hub's ``Hub/defaultStackSize``.
 @inlinable
-public func spawn<Value>(stackSize: Int? = nil, _ body: @escaping () throws -> Value) throws
+public func spawn<Value>(stackSize: Int? = nil, _ body: consuming @escaping () throws -> Value) throws
     -> SpawnedGreenlet<Value>
 {
     // Inlinable so that the caller's specialisation finds SpawnedGreenlet<Value>'s metadata in a
     // cache, instead of asking the runtime for it.
-    try Hub.unretainedCurrent()._withUnsafeGuaranteedRef { hub in
-        let spawned = try SpawnedGreenlet(hub: hub, stackSize: stackSize ?? hub.defaultStackSize, body: body)
-        hub.scheduleStart(spawned)
-        return spawned
-    }
+    // `body` is consumed, and moves into the greenlet without a retain.
+    let hub = try Hub.unretainedCurrent()
+    let size = stackSize ?? hub._withUnsafeGuaranteedRef { $0.defaultStackSize }
+    let spawned = try SpawnedGreenlet(hub: hub, stackSize: size, body: body)
+    hub._withUnsafeGuaranteedRef { $0.scheduleStart(spawned) }
+    return spawned
 }
 
 /// Starts `body` after `delay`. See ``spawn(stackSize:_:)``.
