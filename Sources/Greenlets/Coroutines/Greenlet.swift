@@ -283,9 +283,11 @@ public class Greenlet {
     @inlinable
     final var fastSwitchThread: UnsafeMutableRawPointer? {
         @inline(__always) get {
-            guard let thread = greenloop_thread_state_get(), thread == homeAddress, state == .suspended
+            // One comparison of addresses: a thread without state (null) is never the home one,
+            // so its null test would be redundant.
+            guard UInt(bitPattern: greenloop_thread_state_get()) == UInt(bitPattern: homeAddress), state == .suspended
             else { return nil }
-            return thread
+            return homeAddress
         }
     }
 

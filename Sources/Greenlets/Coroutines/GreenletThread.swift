@@ -97,9 +97,10 @@ final class GreenletThread {
     /// its jump.
     @inlinable @inline(__always)
     func exchangeCurrent(_ target: Greenlet) -> Unmanaged<Greenlet> {
-        let previous = running.unsafelyUnwrapped
         let next = Unmanaged.passUnretained(target)
         if !target.isPinned { _ = next.retain() }
+        // Read after the retain, which is a call: nothing to keep across it.
+        let previous = running.unsafelyUnwrapped
         running = next
         return previous
     }
