@@ -263,13 +263,13 @@ public final class Hub {
 
     /// Starts `greenlet` from the hub, in order with the other ready greenlets and callbacks,
     /// unless it has started or died by then.
-    @usableFromInline
     ///
     /// The entry holds no reference while the greenlet waits to start: the live list does (one
     /// reference count operation fewer per spawn and per start). Whatever lets the greenlet go
     /// before the entry starts it hands its reference to the entry instead, which releases it:
     /// the live list when the greenlet ends before it started (killed) or when the hub goes; a
     /// switch that starts it first retains it for the entry (`startsBySwitch`).
+    @usableFromInline
     func scheduleStart(_ greenlet: AnySpawnedGreenlet) {
         ready.append(.start(.passUnretained(greenlet)))
     }
