@@ -31,6 +31,8 @@ class Waiter {
     /// nothing), for its owner to take after the wake-up.
     @exclusivity(unchecked) private var wasHanded = false
     @exclusivity(unchecked) private var handedValue: Any?
+    /// The next in the hub's list of spare waiters, while this one is there.
+    @exclusivity(unchecked) final var nextSpare: Unmanaged<Waiter>?
 
     /// A wake-up that came before the wait.
     private enum Early {
