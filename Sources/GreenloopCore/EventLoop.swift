@@ -239,6 +239,13 @@ public final class EventLoop: Loop {
         watchers.forEach { $0.fire() }
     }
 
+    /// ``now``, read afresh first if the loop has waited since it was last read: for a watcher
+    /// that needs the time without dispatching a callback.
+    var freshNow: LoopInstant {
+        if nowIsStale { refreshNow() }
+        return now
+    }
+
     private func refreshNow() {
         now = LoopInstant.monotonicNow()
         nowIsStale = false

@@ -46,7 +46,7 @@ public struct LoopInstant: Comparable, Hashable, Sendable, CustomStringConvertib
 extension Duration {
     /// The whole nanoseconds in a non-negative duration, saturating at `UInt64.max`; `nil` when
     /// negative.
-    var wholeNanoseconds: UInt64? {
+    package var wholeNanoseconds: UInt64? {
         // Under about 18 s (the frozen 128-bit attosecond count fits its low half): one 64-bit
         // division, where `components` divides 128-bit integers (a twentieth of a timer's start).
         if _high == 0 { return _low / 1_000_000_000 }

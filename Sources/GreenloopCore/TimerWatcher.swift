@@ -12,15 +12,21 @@
 /// Both backends run one-shot native timers, rescheduled here for repeats, so the rules above hold
 /// the same on both. Cost: start and stop are O(log n) in the number of active timers.
 public final class TimerWatcher: Watcher {
+    // Unchecked exclusivity (here and below): see Watcher; the dynamic checks were a sixth of a
+    // socket read with a timeout.
     /// The delay of the first expiry, used by ``start()``.
-    public private(set) var after: Duration
+    @exclusivity(unchecked) public private(set) var after: Duration
     /// The interval after the first expiry; zero for a one-shot timer.
-    public private(set) var `repeat`: Duration
-    private var afterNanoseconds: UInt64
-    private var repeatNanoseconds: UInt64
-    private var deadline = LoopInstant(nanoseconds: 0)
+    @exclusivity(unchecked) public private(set) var `repeat`: Duration
+    @exclusivity(unchecked) private var afterNanoseconds: UInt64
+    @exclusivity(unchecked) private var repeatNanoseconds: UInt64
+    /// When the native timer expires.
+    @exclusivity(unchecked) private var deadline = LoopInstant(nanoseconds: 0)
+    /// A later time the timer was pushed back to (``postponeOnLoopThread(toNanosecondsFromNow:)``)
+    /// while its native timer stays due at ``deadline``; zero when none.
+    @exclusivity(unchecked) private var postponedDeadline = LoopInstant(nanoseconds: 0)
     private let callback: () throws -> Void
-    private var native: (any NativeTimer)?
+    @exclusivity(unchecked) private var native: (any NativeTimer)?
 
     init(loop: EventLoop, after: Duration, repeat: Duration, callback: @escaping () throws -> Void)
         throws(LoopError)
@@ -44,7 +50,7 @@ public final class TimerWatcher: Watcher {
     /// The time left until the next expiry, measured from ``Loop/now``; zero when inactive or
     /// already due (libev's `ev_timer_remaining`).
     public var remaining: Duration {
-        isActive ? eventLoop.now.duration(to: deadline) : .zero
+        isActive ? eventLoop.now.duration(to: max(deadline, postponedDeadline)) : .zero
     }
 
     /// Changes both delays, for the next ``start()``.
@@ -88,7 +94,35 @@ public final class TimerWatcher: Watcher {
 
     override func activate() throws(LoopError) { schedule(in: afterNanoseconds) }
 
-    override func deactivate() { native?.stop() }
+    override func deactivate() {
+        postponedDeadline = LoopInstant(nanoseconds: 0)
+        native?.stop()
+    }
+
+    /// Makes this one-shot timer expire `nanoseconds` after ``Loop/now``, starting it if it is
+    /// not active. When it is active and already due no later than that, the call only stores
+    /// the new time: the native timer stays where it is, and when it expires it moves itself on
+    /// to the new time instead of calling back (libev's "lazy" timeout, for a timeout that is
+    /// pushed back far more often than it expires: a socket's, which every wait sets). Otherwise
+    /// it costs a stop and a start of the native timer, O(log n) each.
+    ///
+    /// For the loop's own thread and a watcher that is not closed; ``after`` is left as it was.
+    package func postponeOnLoopThread(toNanosecondsFromNow nanoseconds: UInt64) {
+        assert(state != .closed && repeatNanoseconds == 0, "postpone: a closed or repeating timer")
+        let due = withEventLoop { $0.now }.advanced(byNanoseconds: nanoseconds)
+        if state == .active {
+            if deadline <= due {
+                postponedDeadline = due
+                return
+            }
+            native?.stop()
+        } else {
+            state = .active
+            withEventLoop { $0.watcherActivated(referenced: ref) }
+        }
+        postponedDeadline = LoopInstant(nanoseconds: 0)
+        schedule(in: nanoseconds)
+    }
 
     override func releaseResources() { native = nil }
 
@@ -100,6 +134,7 @@ public final class TimerWatcher: Watcher {
     /// Called by the backend when its one-shot timer expires. Not API.
     @_spi(Backend)
     public func _nativeExpired() {
+        if postponedDeadline.nanoseconds != 0 && movedOnToPostponedDeadline() { return }
         withEventLoop { loop in
             loop.dispatch(from: self) { () throws -> Void in
                 if repeatNanoseconds > 0 {
@@ -113,6 +148,18 @@ public final class TimerWatcher: Watcher {
                 try callback()
             }
         }
+    }
+
+    /// The native timer expired at ``deadline``, and the timer was postponed: starts the native
+    /// timer again for the time left, without calling back, unless that time has come too.
+    private func movedOnToPostponedDeadline() -> Bool {
+        let postponed = postponedDeadline
+        postponedDeadline = LoopInstant(nanoseconds: 0)
+        let now = withEventLoop { $0.freshNow }
+        guard postponed > now else { return false }
+        deadline = postponed
+        native?.start(afterNanoseconds: postponed.nanoseconds - now.nanoseconds, priority: priority)
+        return true
     }
 
     private static func nanoseconds(_ duration: Duration) throws(LoopError) -> UInt64 {

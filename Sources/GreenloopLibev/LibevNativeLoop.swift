@@ -3,10 +3,12 @@ import CLibev
 
 /// The `struct ev_loop *` behind a libev ``GreenloopCore/EventLoop``.
 final class LibevNativeLoop: NativeLoop {
+    // Unchecked exclusivity: the loop's thread only, and read by every watcher's start and stop
+    // (the dynamic checks were a tenth of a timer's start and stop).
     /// `struct ev_loop *`; valid until ``close()``.
-    private(set) var loop: OpaquePointer
+    @exclusivity(unchecked) private(set) var loop: OpaquePointer
     let method: IOMethod
-    private(set) var isClosed = false
+    @exclusivity(unchecked) private(set) var isClosed = false
 
     var kind: BackendKind { .libev }
 

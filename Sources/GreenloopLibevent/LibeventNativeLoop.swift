@@ -6,10 +6,11 @@ final class LibeventNativeLoop: NativeLoop {
     /// Priorities -2…2 map to libevent's queues 4…0 (libevent runs lower numbers first).
     static let priorityQueues: CInt = 5
 
+    // Unchecked exclusivity: the loop's thread only, and read by every watcher's start and stop.
     /// `struct event_base *`; valid until ``close()``.
-    private(set) var base: OpaquePointer
+    @exclusivity(unchecked) private(set) var base: OpaquePointer
     let method: IOMethod
-    private(set) var isClosed = false
+    @exclusivity(unchecked) private(set) var isClosed = false
 
     var kind: BackendKind { .libevent }
 

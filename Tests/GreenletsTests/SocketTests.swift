@@ -191,6 +191,48 @@ struct SocketTests {
         }
     }
 
+    @Test("a socket's timeout counts from each wait: every read pushes it back, a shorter one takes over at once",
+          arguments: allBackends)
+    func timeoutPerWait(backend: Backend) throws {
+        try withHub(backend) { _ in
+            let ticker = try StreamServer(listeningOn: SocketAddress(ipv4: "127.0.0.1", port: 0)) { client in
+                for _ in 0..<10 {
+                    try client.writeAll([1])
+                    try sleep(.milliseconds(15))
+                }
+                // Silent until the client asks for one more byte, then silent again.
+                _ = try client.read(maxBytes: 1)
+                try client.writeAll([2])
+                try sleep(.seconds(30))
+            }
+            try ticker.start()
+            let socket = try Socket.connect(to: ticker.address, timeout: .seconds(5))
+            defer { socket.close() }
+            // Ten reads in about 150 ms, each within 60 ms: no timeout, though the first wait began
+            // long before the last one ended.
+            socket.timeout = .milliseconds(60)
+            for _ in 0..<10 { #expect(try socket.read(maxBytes: 1) == [1]) }
+            // Silence: the next read times out 60 ms after it began, not before.
+            var started = LoopInstant.monotonicNow()
+            #expect(throws: SocketError.timedOut("read", after: .milliseconds(60), address: ticker.address)) {
+                try socket.read(maxBytes: 1)
+            }
+            #expect(started.duration(to: LoopInstant.monotonicNow()) >= .milliseconds(60))
+            // A long timeout, then a short one: the short one is not held up by the long one.
+            socket.timeout = .seconds(5)
+            try socket.writeAll([0])
+            #expect(try socket.read(maxBytes: 1) == [2])
+            socket.timeout = .milliseconds(30)
+            started = LoopInstant.monotonicNow()
+            #expect(throws: SocketError.timedOut("read", after: .milliseconds(30), address: ticker.address)) {
+                try socket.read(maxBytes: 1)
+            }
+            let waited = started.duration(to: LoopInstant.monotonicNow())
+            #expect(waited >= .milliseconds(30) && waited < .seconds(2))
+            #expect(try ticker.stop(timeout: .milliseconds(10)) == false)  // the handler had to be killed
+        }
+    }
+
     @Test("a peer that resets mid-stream is a typed error, and writing to it never raises SIGPIPE", arguments: allBackends)
     func peerReset(backend: Backend) throws {
         try withHub(backend) { _ in

@@ -176,6 +176,45 @@ struct IOAndTimerTests {
         }
     }
 
+    @Test("a postponed timer fires once, when it was last pushed back to; an earlier time takes over at once",
+          arguments: allBackends)
+    func postponed(backend: Backend) throws {
+        try withLoop(backend) { loop in
+            var fired: [LoopInstant] = []
+            let timeout = try loop.makeTimer(after: .zero) { fired.append(LoopInstant.monotonicNow()) }
+            try loop.updateNow()
+            timeout.postponeOnLoopThread(toNanosecondsFromNow: 20_000_000)  // starts it
+            #expect(timeout.isActive)
+            // Pushed back to 20 ms from now every 10 ms for 60 ms: its native timer expires on the
+            // way, and moves on without calling back.
+            var pushes = 0
+            var lastPush = LoopInstant.monotonicNow()
+            let pusher = try loop.makeTimer(after: .milliseconds(10), repeat: .milliseconds(10)) {
+                pushes += 1
+                if pushes > 6 { return }
+                timeout.postponeOnLoopThread(toNanosecondsFromNow: 20_000_000)
+                lastPush = LoopInstant.monotonicNow()
+                #expect(timeout.remaining > .milliseconds(10))
+            }
+            try pusher.start()
+            #expect(try loop.run(until: { pushes >= 6 }))
+            try pusher.stop()
+            #expect(fired.isEmpty)
+            #expect(try loop.run(until: { !fired.isEmpty }))
+            #expect(fired.count == 1)
+            #expect(lastPush.duration(to: fired[0]) >= .milliseconds(19))
+            #expect(!timeout.isActive)
+            // Due in 500 ms, then in 5 ms: it fires after 5.
+            try loop.updateNow()
+            let started = LoopInstant.monotonicNow()
+            timeout.postponeOnLoopThread(toNanosecondsFromNow: 500_000_000)
+            timeout.postponeOnLoopThread(toNanosecondsFromNow: 5_000_000)
+            #expect(try loop.run(until: { fired.count == 2 }))
+            #expect(started.duration(to: fired[1]) < .milliseconds(400))
+            #expect(loop.activeWatcherCount == 0)
+        }
+    }
+
     @Test("set(after:repeat:) refuses an active timer and applies at the next start", arguments: allBackends)
     func setTimer(backend: Backend) throws {
         try withLoop(backend) { loop in

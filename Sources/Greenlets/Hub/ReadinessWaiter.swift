@@ -11,6 +11,12 @@ import GreenloopCore
 /// becomes ready while nobody waits, the callback stops the watcher then (once). A wait that ends
 /// any other way (timeout, kill, error) stops it at once, and ``close()`` stops it for good.
 ///
+/// **So does the timeout timer**, and a timed wait only pushes it back
+/// (`TimerWatcher.postponeOnLoopThread`): a socket with a timeout sets one on every read and
+/// write, and a stop and start of the timer per wait, O(log n) each, tripled the cost of an echo
+/// round trip. It stops when it expires while nobody waits with a timeout, or with the io
+/// watcher. It is never referenced: during a timed wait the io watcher keeps the loop running.
+///
 /// **Lifetime.** The watchers' callbacks hold the waiter (the cycle this makes ends in
 /// ``close()``, which every owner calls), and libev and libevent callbacks keep their watcher
 /// alive while they run: so a callback may resume a greenlet that closes the socket and drops the
@@ -22,9 +28,17 @@ final class ReadinessWaiter: Waiter {
     /// Made right after initialisation (its callback needs `self`); retained by hand, so that a
     /// wait reaches it without a reference count operation, and released by ``close()``.
     @exclusivity(unchecked) private var watcher: Unmanaged<IOWatcher>?
-    @exclusivity(unchecked) private var timer: TimerWatcher?
+    /// Made by the first timed wait; retained by hand, as ``watcher`` is, and released by
+    /// ``close()``.
+    @exclusivity(unchecked) private var timer: Unmanaged<TimerWatcher>?
+    /// Whether the wait in progress has a timeout.
+    @exclusivity(unchecked) private var isTimed = false
     /// Set by the timer's callback; read once the wait is over.
     @exclusivity(unchecked) private var timedOut = false
+    /// The last timeout a wait had, and in nanoseconds: sockets wait with the same one again and
+    /// again, and a `Duration` of 18 s or more converts through 128-bit divisions.
+    @exclusivity(unchecked) private var lastTimeout = Duration.zero
+    @exclusivity(unchecked) private var lastTimeoutNanoseconds: UInt64 = 0
     /// The hub's buffer for socket reads (see ``ReceiveScratch``), which lives as long as the hub.
     let receiveBuffer: UnsafeMutableRawPointer
 
@@ -48,44 +62,46 @@ final class ReadinessWaiter: Waiter {
     /// Waits until ready, at most `timeout`; false when the timeout passed first. Not after
     /// ``close()``.
     func wait(timeout: Duration?) throws -> Bool {
+        // The timer first: a bad timeout is refused before anything changed. (A timer pushed back
+        // for a wait that then fails to start is harmless: nobody waits when it expires.)
+        if let timeout { try armTimer(timeout) }
         try withWatcher { watcher in
             if watcher.isActive { watcher.setRefOnLoopThread(true) } else { try start(watcher) }
         }
+        isTimed = timeout != nil
         timedOut = false
-        if let timeout { try startTimer(timeout) }
         do {
             // Woken without a value either way: the fast switch.
             try suspendUntilWoken()
         } catch {
-            endWait(stayStarted: false, timed: timeout != nil)
+            endWait(stayStarted: false)
             throw error
         }
         let ready = !timedOut
-        endWait(stayStarted: ready, timed: timeout != nil)
+        endWait(stayStarted: ready)
         return ready
     }
 
-    /// After a wait: leaves the watcher started but unreferenced (the next wait is likely soon),
-    /// or stops it; stops the timer. Nothing to do when the wait ended because another greenlet
+    /// After a wait: leaves the watchers started, the io watcher unreferenced (the next wait is
+    /// likely soon), or stops them. Nothing to do when the wait ended because another greenlet
     /// closed the waiter.
     @inline(__always)
-    private func endWait(stayStarted: Bool, timed: Bool) {
+    private func endWait(stayStarted: Bool) {
         guard let watcher else { return }
-        if stayStarted && !timed {
+        isTimed = false
+        if stayStarted {
             watcher._withUnsafeGuaranteedRef { $0.setRefOnLoopThread(false) }
         } else {
-            endWaitSlowly(stayStarted: stayStarted)
+            stopWatchers()
         }
     }
 
-    /// ``endWait(stayStarted:timed:)`` with a stop (whose `LoopError` would keep room in the
-    /// waiting greenlet's frame, inlined) or a timer.
+    /// Out of line: a stop throws a `LoopError`, for which an inlined call would keep room in the
+    /// waiting greenlet's frame.
     @inline(never)
-    private func endWaitSlowly(stayStarted: Bool) {
-        withWatcher { watcher in
-            if stayStarted { watcher.setRefOnLoopThread(false) } else { try? watcher.stop() }
-        }
-        try? timer?.stop()
+    private func stopWatchers() {
+        withWatcher { try? $0.stop() }
+        timer?._withUnsafeGuaranteedRef { try? $0.stop() }
     }
 
     /// Out of line: a start throws a `LoopError`, for which its caller's frame would keep room
@@ -95,15 +111,23 @@ final class ReadinessWaiter: Waiter {
         try watcher.start()
     }
 
+    /// Makes the timer expire `timeout` from now, for the wait about to begin.
     @inline(never)
-    private func startTimer(_ timeout: Duration) throws {
-        if let timer {
-            try timer.set(after: timeout, repeat: .zero)
-        } else {
-            // A strong capture, as for the io watcher.
-            timer = try hub.loop.makeTimer(after: timeout) { self.expired() }
+    private func armTimer(_ timeout: Duration) throws {
+        if timeout != lastTimeout {
+            guard let nanoseconds = timeout.wholeNanoseconds else { throw LoopError.invalidDuration(timeout) }
+            lastTimeout = timeout
+            lastTimeoutNanoseconds = nanoseconds
         }
-        try timer?.start()
+        // A strong capture, as for the io watcher.
+        if timer == nil {
+            let made = try hub.loop.makeTimer(after: .zero) { self.expired() }
+            made.setRefOnLoopThread(false)
+            timer = .passRetained(made)
+        }
+        timer.unsafelyUnwrapped._withUnsafeGuaranteedRef {
+            $0.postponeOnLoopThread(toNanosecondsFromNow: lastTimeoutNanoseconds)
+        }
     }
 
     /// The io watcher's callback. Touches nothing after the wake-up (see "Lifetime").
@@ -111,13 +135,16 @@ final class ReadinessWaiter: Waiter {
         if hasWaitingGreenlet {
             wake()
         } else {
-            withWatcher { try? $0.stop() }
+            stopWatchers()
         }
     }
 
-    /// The timer's callback. Touches nothing after the wake-up (see "Lifetime").
+    /// The timer's callback (only at the end of the timeout: earlier expiries of its native timer
+    /// move it on). Touches nothing after the wake-up (see "Lifetime").
     private func expired() {
-        guard hasWaitingGreenlet else { return }
+        // Left running by a wait that ended in readiness, and nobody waits with a timeout now:
+        // it stopped by itself (a one-shot timer), and stays so.
+        guard hasWaitingGreenlet && isTimed else { return }
         timedOut = true
         wake()
     }
@@ -139,7 +166,10 @@ final class ReadinessWaiter: Waiter {
         self.watcher = nil
         watcher._withUnsafeGuaranteedRef { try? $0.close() }
         watcher.release()
-        try? timer?.close()
-        timer = nil
+        if let timer {
+            self.timer = nil
+            timer._withUnsafeGuaranteedRef { try? $0.close() }
+            timer.release()
+        }
     }
 }
