@@ -266,7 +266,9 @@ public final class EventLoop: Loop {
         throws(LoopError) -> TimerWatcher
     {
         try checkUsable(operation: "makeTimer")
-        return try TimerWatcher(loop: self, after: after, repeat: `repeat`, callback: callback)
+        let timer = try TimerWatcher(loop: self, after: after, repeat: `repeat`, callback: callback)
+        timer.attach(native.makeTimer(for: timer))
+        return timer
     }
 
     /// See ``Loop/makeSignalWatcher(_:_:)``.

@@ -28,6 +28,8 @@ public final class TimerWatcher: Watcher {
     private let callback: () throws -> Void
     @exclusivity(unchecked) private var native: (any NativeTimer)?
 
+    /// A timer without its native half, which ``EventLoop/makeTimer(after:repeat:_:)``, the only
+    /// maker, attaches at once (``attach(_:)``).
     init(loop: EventLoop, after: Duration, repeat: Duration, callback: @escaping () throws -> Void)
         throws(LoopError)
     {
@@ -37,7 +39,12 @@ public final class TimerWatcher: Watcher {
         self.repeat = `repeat`
         self.callback = callback
         super.init(loop: loop, isCounted: true)
-        self.native = loop.native.makeTimer(for: self)
+    }
+
+    /// Gives the timer its native half, right after initialisation. (Made in the initialiser, the
+    /// call through the backend's existential cost four retains and releases around it.)
+    final func attach(_ native: any NativeTimer) {
+        self.native = native
     }
 
     deinit { deactivateIfActive() }

@@ -9,6 +9,9 @@ import CLibev
 //   for as long as the object lives, since a class instance never moves. It goes with the object,
 //   after deinit has stopped it (or after its loop was destroyed, when libev no longer looks at
 //   it).
+// - The header (the loop) is read through `withUnsafeMutablePointerToHeader`: it is set once, by
+//   `create`, and never written again, and `header` itself, a stored property of a class, costs
+//   a dynamic exclusivity check per read (a tenth of a timer's start and stop).
 // - Its `data` holds an unretained pointer to the Swift watcher that owns this native object;
 //   the Swift watcher stops the native one before it goes away, so libev can only call back
 //   while the Swift watcher is alive. The callbacks extend its lifetime across the call, so a
@@ -25,7 +28,7 @@ private func makeNative<Native: ManagedBuffer<LibevNativeLoop, CWatcher>, CWatch
 }
 
 final class LibevIO: ManagedBuffer<LibevNativeLoop, ev_io>, NativeIO {
-    private var owner: LibevNativeLoop { header }
+    private var owner: LibevNativeLoop { withUnsafeMutablePointerToHeader { $0.pointee } }
     private var raw: UnsafeMutablePointer<ev_io> { withUnsafeMutablePointerToElements { $0 } }
 
     static func make(owner: LibevNativeLoop, watcher: IOWatcher) -> LibevIO {
@@ -52,7 +55,7 @@ final class LibevIO: ManagedBuffer<LibevNativeLoop, ev_io>, NativeIO {
 }
 
 final class LibevTimer: ManagedBuffer<LibevNativeLoop, ev_timer>, NativeTimer {
-    private var owner: LibevNativeLoop { header }
+    private var owner: LibevNativeLoop { withUnsafeMutablePointerToHeader { $0.pointee } }
     private var raw: UnsafeMutablePointer<ev_timer> { withUnsafeMutablePointerToElements { $0 } }
 
     static func make(owner: LibevNativeLoop, watcher: TimerWatcher) -> LibevTimer {

@@ -30,7 +30,8 @@ final class LibeventIO: NativeIO {
     private let owner: LibeventNativeLoop
     private let event: UnsafeMutablePointer<event>
     private let context: UnsafeMutableRawPointer
-    private var isAdded = false
+    // Unchecked exclusivity: the loop's thread only (see Watcher).
+    @exclusivity(unchecked) private var isAdded = false
 
     init(owner: LibeventNativeLoop, watcher: IOWatcher) {
         self.owner = owner
@@ -68,7 +69,7 @@ final class LibeventIO: NativeIO {
 final class LibeventTimer: NativeTimer {
     private let owner: LibeventNativeLoop
     private let event: UnsafeMutablePointer<event>
-    private var isAssigned = false
+    @exclusivity(unchecked) private var isAssigned = false
     private let context: UnsafeMutableRawPointer
 
     init(owner: LibeventNativeLoop, watcher: TimerWatcher) {
