@@ -3,8 +3,7 @@ import CLibev
 
 /// The `struct ev_loop *` behind a libev ``GreenloopCore/EventLoop``.
 final class LibevNativeLoop: NativeLoop {
-    // Unchecked exclusivity: the loop's thread only, and read by every watcher's start and stop
-    // (the dynamic checks were a tenth of a timer's start and stop).
+    // Unchecked exclusivity: the loop's thread only, and read by every watcher's start and stop.
     /// `struct ev_loop *`; valid until ``close()``.
     @exclusivity(unchecked) private(set) var loop: OpaquePointer
     let method: IOMethod

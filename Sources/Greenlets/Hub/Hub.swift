@@ -38,7 +38,8 @@ public final class Hub {
     /// the greenlets its watchers will resume. Each knows its index, so that joining and leaving
     /// are O(1) with no hashing (a dictionary here cost 12% of a spawn+join). Retained by hand:
     /// a greenlet that leaves the list while it runs hands its reference to the thread instead
-    /// of the thread retaining it and the list releasing it (two atomic operations a greenlet).
+    /// of the thread retaining it and the list releasing it (two atomic operations a greenlet),
+    /// and one that leaves it before it started, to its start entry (see ``scheduleStart(_:)``).
     @exclusivity(unchecked) private var live: [Unmanaged<AnySpawnedGreenlet>] = []
 
     func admitLive(_ member: AnySpawnedGreenlet) {
