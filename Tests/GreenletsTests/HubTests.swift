@@ -52,15 +52,21 @@ struct HubTests {
                 defer { cleaned.append("io") }
                 try waitReadable(pipe.readEnd.rawValue)
             }
+            let timedReader = try spawn {
+                defer { cleaned.append("timed io") }
+                try waitReadable(pipe.readEnd.rawValue, timeout: .seconds(60))
+            }
             let waiter = try spawn {
                 defer { cleaned.append("event") }
                 try event.wait()
             }
             try sleep(.zero)
-            #expect(hub.loop.activeWatcherCount == 2)  // the sleep's timer and the io wait; an Event needs none
-            for greenlet in [sleeper, reader] { try greenlet.kill() }
+            // The sleep's timer, the io wait's watcher, the timed one's watcher and timer; an Event
+            // needs none.
+            #expect(hub.loop.activeWatcherCount == 4)
+            for greenlet in [sleeper, reader, timedReader] { try greenlet.kill() }
             try waiter.kill()
-            #expect(Set(cleaned) == ["sleep", "io", "event"])
+            #expect(Set(cleaned) == ["sleep", "io", "timed io", "event"])
             #expect(hub.loop.activeWatcherCount == 0)
             #expect(throws: GreenletExit.self) { try sleeper.value() }
         }
