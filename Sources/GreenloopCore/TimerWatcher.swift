@@ -94,8 +94,7 @@ public final class TimerWatcher: Watcher {
             schedule(in: repeatNanoseconds)
         } else {
             schedule(in: repeatNanoseconds)
-            state = .active
-            withEventLoop { $0.watcherActivated(referenced: ref) }
+            markActive()
         }
     }
 
@@ -123,12 +122,12 @@ public final class TimerWatcher: Watcher {
                 return
             }
             native?.stop()
+            postponedDeadline = LoopInstant(nanoseconds: 0)
+            schedule(in: nanoseconds)
         } else {
-            state = .active
-            withEventLoop { $0.watcherActivated(referenced: ref) }
+            schedule(in: nanoseconds)
+            markActive()
         }
-        postponedDeadline = LoopInstant(nanoseconds: 0)
-        schedule(in: nanoseconds)
     }
 
     override func releaseResources() { native = nil }

@@ -89,6 +89,11 @@ public class Watcher {
         try checkUsable("start()")
         guard state == .stopped else { return }
         try activate()
+        markActive()
+    }
+
+    /// Marks a stopped watcher active, once its backend has started it, and counts it.
+    final func markActive() {
         state = .active
         if isCounted { withEventLoop { $0.watcherActivated(referenced: ref) } }
     }

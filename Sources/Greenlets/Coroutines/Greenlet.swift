@@ -420,10 +420,10 @@ public class Greenlet {
         }
     }
 
+    /// This greenlet's first ancestor that is not dead; for a dead greenlet, which has a parent
+    /// (a main greenlet never dies).
     private final var firstLiveAncestor: Greenlet {
-        var candidate = self
-        while candidate.state == .dead, let parent = candidate.parent { candidate = parent }
-        return candidate
+        liveAncestorUnretained.takeUnretainedValue()
     }
 
     @inline(__always)
