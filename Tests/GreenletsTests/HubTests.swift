@@ -421,6 +421,8 @@ struct HubTests {
             try timer.start()
             try sleep(.milliseconds(20))
             #expect(refusal == .blockingInHub)
+            // The refused sleep had started its timer: it was stopped, and so was every other.
+            #expect(hub.loop.activeWatcherCount == 0)
         }
     }
 

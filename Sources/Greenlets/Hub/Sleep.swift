@@ -15,13 +15,13 @@ public func sleep(_ duration: Duration) throws {
     if duration.isZeroOrNegative {
         return try Hub.unretainedCurrent()._withUnsafeGuaranteedRef { try $0.yieldCurrent() }
     }
-    let hub = try Hub.current()
-    let waiter = hub.takeWaiter()
-    let timer = try hub.loop.makeTimer(after: duration) { waiter.wake() }
-    try timer.start()
-    defer { try? timer.stop() }
-    try waiter.wait()
-    waiter.recycle()
+    guard let nanoseconds = duration.wholeNanoseconds else { throw LoopError.invalidDuration(duration) }
+    try Hub.unretainedCurrent()._withUnsafeGuaranteedRef { hub in
+        let waiter = hub.takeWaiter()
+        try waiter.sleep(nanoseconds: nanoseconds)
+        // Woken by its timer: in no queue and with nothing pending, so reusable.
+        waiter.recycle()
+    }
 }
 
 extension Duration {

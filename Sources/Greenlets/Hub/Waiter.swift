@@ -1,3 +1,5 @@
+import GreenloopCore
+
 /// One greenlet's wait for one wake-up: the primitive every blocking operation is built on
 /// (gevent's `Waiter`).
 ///
@@ -33,6 +35,9 @@ class Waiter {
     @exclusivity(unchecked) private var handedValue: Any?
     /// The next in the hub's list of spare waiters, while this one is there.
     @exclusivity(unchecked) final var nextSpare: Unmanaged<Waiter>?
+    /// The timer of the ``sleep(nanoseconds:)`` waits through this waiter: made by the first, kept
+    /// for the next (a waiter is reused), retained by hand and closed when the waiter goes.
+    @exclusivity(unchecked) private var sleepTimer: Unmanaged<TimerWatcher>?
 
     /// A wake-up that came before the wait.
     private enum Early {
@@ -41,6 +46,12 @@ class Waiter {
     }
 
     init(hub: Hub) { hubReference = .passUnretained(hub) }
+
+    deinit {
+        guard let sleepTimer else { return }
+        sleepTimer._withUnsafeGuaranteedRef { try? $0.close() }
+        sleepTimer.release()
+    }
 
     /// The hub, as a strong reference (for the paths that are not hot).
     final var hub: Hub { hubReference.takeUnretainedValue() }
@@ -144,6 +155,27 @@ class Waiter {
     final func takeWasHanded() -> Bool {
         defer { wasHanded = false }
         return wasHanded
+    }
+
+    /// Suspends the current greenlet for `nanoseconds` (more than zero), through this waiter's
+    /// own timer: no timer, native timer or closure is made per sleep.
+    ///
+    /// The timer's callback holds this waiter unretained: the waiter closes the timer before it
+    /// goes, so the timer never calls into a waiter that is gone, and the callback touches
+    /// nothing after the wake-up (the woken greenlet may drop the waiter; the backends keep the
+    /// timer itself alive while it calls back).
+    final func sleep(nanoseconds: UInt64) throws {
+        if sleepTimer == nil {
+            let unretained = Unmanaged.passUnretained(self)
+            let made = try withHub { try $0.loop.makeTimer(after: .zero) { unretained._withUnsafeGuaranteedRef { $0.wake() } } }
+            sleepTimer = .passRetained(made)
+        }
+        let timer = sleepTimer.unsafelyUnwrapped
+        // Not active here: it expired by itself at the end of the last sleep, or that sleep
+        // ended otherwise and stopped it. So this starts it.
+        timer._withUnsafeGuaranteedRef { $0.postponeOnLoopThread(toNanosecondsFromNow: nanoseconds) }
+        defer { timer._withUnsafeGuaranteedRef { try? $0.stop() } }
+        try wait()
     }
 
     /// From any greenlet: wakes the waiter from the hub at the next iteration.
