@@ -11,15 +11,15 @@ import GreenloopCore
 /// becomes ready while nobody waits, the callback stops the watcher then (once). A wait that ends
 /// any other way (timeout, kill, error) stops it at once, and ``close()`` stops it for good.
 ///
-/// **So does the timeout timer**, and a timed wait only pushes it back
-/// (`TimerWatcher.postponeOnLoopThread`): a socket with a timeout sets one on every read and
+/// **So does the timeout timer** (the waiter's own, see ``Waiter/armTimer(nanoseconds:referenced:)``),
+/// and a timed wait only pushes it back: a socket with a timeout sets one on every read and
 /// write, and a stop and start of the timer per wait, O(log n) each, tripled the cost of an echo
 /// round trip. It stops when it expires while nobody waits with a timeout, or with the io
 /// watcher. It is never referenced: during a timed wait the io watcher keeps the loop running.
 ///
-/// **Lifetime.** The watchers' callbacks hold the waiter (the cycle this makes ends in
-/// ``close()``, which every owner calls), and libev and libevent callbacks keep their watcher
-/// alive while they run: so a callback may resume a greenlet that closes the socket and drops the
+/// **Lifetime.** The io watcher's callback holds the waiter (the cycle this makes ends in
+/// ``close()``, which every owner calls; the timer's holds it unretained, and goes with it), and
+/// libev and libevent callbacks keep their watcher alive while they run: so a callback may resume a greenlet that closes the socket and drops the
 /// waiter. A wait holds no reference of its own: whoever closes the waiter while a greenlet waits
 /// in it ends that wait first and keeps the waiter alive until it has
 /// (``cancelWait(throwing:)``).
@@ -28,13 +28,6 @@ final class ReadinessWaiter: Waiter {
     /// Made right after initialisation (its callback needs `self`); retained by hand, so that a
     /// wait reaches it without a reference count operation, and released by ``close()``.
     @exclusivity(unchecked) private var watcher: Unmanaged<IOWatcher>?
-    /// Made by the first timed wait; retained by hand, as ``watcher`` is, and released by
-    /// ``close()``.
-    @exclusivity(unchecked) private var timer: Unmanaged<TimerWatcher>?
-    /// Whether the wait in progress has a timeout.
-    @exclusivity(unchecked) private var isTimed = false
-    /// Set by the timer's callback; read once the wait is over.
-    @exclusivity(unchecked) private var timedOut = false
     /// The last timeout a wait had, and in nanoseconds: sockets wait with the same one again and
     /// again, and a `Duration` of 18 s or more converts through 128-bit divisions.
     @exclusivity(unchecked) private var lastTimeout = Duration.zero
@@ -101,7 +94,7 @@ final class ReadinessWaiter: Waiter {
     @inline(never)
     private func stopWatchers() {
         withWatcher { try? $0.stop() }
-        timer?._withUnsafeGuaranteedRef { try? $0.stop() }
+        stopTimer()
     }
 
     /// Out of line: a start throws a `LoopError`, for which its caller's frame would keep room
@@ -119,15 +112,8 @@ final class ReadinessWaiter: Waiter {
             lastTimeout = timeout
             lastTimeoutNanoseconds = nanoseconds
         }
-        // A strong capture, as for the io watcher.
-        if timer == nil {
-            let made = try hub.loop.makeTimer(after: .zero) { self.expired() }
-            made.setRefOnLoopThread(false)
-            timer = .passRetained(made)
-        }
-        timer.unsafelyUnwrapped._withUnsafeGuaranteedRef {
-            $0.postponeOnLoopThread(toNanosecondsFromNow: lastTimeoutNanoseconds)
-        }
+        // Unreferenced: see "So does the timeout timer".
+        try armTimer(nanoseconds: lastTimeoutNanoseconds, referenced: false)
     }
 
     /// The io watcher's callback. Touches nothing after the wake-up (see "Lifetime").
@@ -137,16 +123,6 @@ final class ReadinessWaiter: Waiter {
         } else {
             stopWatchers()
         }
-    }
-
-    /// The timer's callback (only at the end of the timeout: earlier expiries of its native timer
-    /// move it on). Touches nothing after the wake-up (see "Lifetime").
-    private func expired() {
-        // Left running by a wait that ended in readiness, and nobody waits with a timeout now:
-        // it stopped by itself (a one-shot timer), and stays so.
-        guard hasWaitingGreenlet && isTimed else { return }
-        timedOut = true
-        wake()
     }
 
     /// Ends a wait in progress, if any, by throwing `error` in the waiting greenlet from the hub
@@ -159,17 +135,13 @@ final class ReadinessWaiter: Waiter {
         }
     }
 
-    /// Stops and frees the watchers, and with them their references to this waiter; call before
-    /// the descriptor is closed. Calling it again does nothing.
+    /// Stops and frees the watchers, and with them the io watcher's reference to this waiter;
+    /// call before the descriptor is closed. Calling it again does nothing.
     func close() {
         guard let watcher else { return }
         self.watcher = nil
         watcher._withUnsafeGuaranteedRef { try? $0.close() }
         watcher.release()
-        if let timer {
-            self.timer = nil
-            timer._withUnsafeGuaranteedRef { try? $0.close() }
-            timer.release()
-        }
+        closeTimer()
     }
 }

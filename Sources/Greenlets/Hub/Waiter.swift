@@ -35,9 +35,14 @@ class Waiter {
     @exclusivity(unchecked) private var handedValue: Any?
     /// The next in the hub's list of spare waiters, while this one is there.
     @exclusivity(unchecked) final var nextSpare: Unmanaged<Waiter>?
-    /// The timer of the ``sleep(nanoseconds:)`` waits through this waiter: made by the first, kept
-    /// for the next (a waiter is reused), retained by hand and closed when the waiter goes.
-    @exclusivity(unchecked) private var sleepTimer: Unmanaged<TimerWatcher>?
+    /// The timer of the waits through this waiter that have a time limit (a sleep, a
+    /// ``ReadinessWaiter``'s timeout): made by the first, kept for the next (a waiter is reused),
+    /// retained by hand, and closed when the waiter goes (see ``armTimer(nanoseconds:referenced:)``).
+    @exclusivity(unchecked) private var timer: Unmanaged<TimerWatcher>?
+    /// Whether the wait in progress ends when ``timer`` expires.
+    @exclusivity(unchecked) final var isTimed = false
+    /// Set when the timer ended the wait; read once the wait is over.
+    @exclusivity(unchecked) final var timedOut = false
 
     /// A wake-up that came before the wait.
     private enum Early {
@@ -47,11 +52,7 @@ class Waiter {
 
     init(hub: Hub) { hubReference = .passUnretained(hub) }
 
-    deinit {
-        guard let sleepTimer else { return }
-        sleepTimer._withUnsafeGuaranteedRef { try? $0.close() }
-        sleepTimer.release()
-    }
+    deinit { closeTimer() }
 
     /// The hub, as a strong reference (for the paths that are not hot).
     final var hub: Hub { hubReference.takeUnretainedValue() }
@@ -159,23 +160,58 @@ class Waiter {
 
     /// Suspends the current greenlet for `nanoseconds` (more than zero), through this waiter's
     /// own timer: no timer, native timer or closure is made per sleep.
+    final func sleep(nanoseconds: UInt64) throws {
+        try armTimer(nanoseconds: nanoseconds, referenced: true)
+        isTimed = true
+        defer {
+            isTimed = false
+            timedOut = false
+            stopTimer()
+        }
+        try wait()
+    }
+
+    /// Makes ``timer`` expire `nanoseconds` from now, for a wait about to begin (which sets
+    /// ``isTimed``): it starts it, or, when it is started and due sooner, only pushes it back
+    /// (`TimerWatcher.postponeOnLoopThread`). `referenced` (whether the timer keeps the loop
+    /// running) is fixed when the timer is made, by the first call.
     ///
     /// The timer's callback holds this waiter unretained: the waiter closes the timer before it
     /// goes, so the timer never calls into a waiter that is gone, and the callback touches
     /// nothing after the wake-up (the woken greenlet may drop the waiter; the backends keep the
     /// timer itself alive while it calls back).
-    final func sleep(nanoseconds: UInt64) throws {
-        if sleepTimer == nil {
+    final func armTimer(nanoseconds: UInt64, referenced: Bool) throws {
+        if timer == nil {
             let unretained = Unmanaged.passUnretained(self)
-            let made = try withHub { try $0.loop.makeTimer(after: .zero) { unretained._withUnsafeGuaranteedRef { $0.wake() } } }
-            sleepTimer = .passRetained(made)
+            let made = try withHub {
+                try $0.loop.makeTimer(after: .zero) { unretained._withUnsafeGuaranteedRef { $0.timerExpired() } }
+            }
+            if !referenced { made.setRefOnLoopThread(false) }
+            timer = .passRetained(made)
         }
-        let timer = sleepTimer.unsafelyUnwrapped
-        // Not active here: it expired by itself at the end of the last sleep, or that sleep
-        // ended otherwise and stopped it. So this starts it.
-        timer._withUnsafeGuaranteedRef { $0.postponeOnLoopThread(toNanosecondsFromNow: nanoseconds) }
-        defer { timer._withUnsafeGuaranteedRef { try? $0.stop() } }
-        try wait()
+        timer.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.postponeOnLoopThread(toNanosecondsFromNow: nanoseconds) }
+    }
+
+    /// Stops ``timer``, if there is one.
+    final func stopTimer() {
+        timer?._withUnsafeGuaranteedRef { try? $0.stop() }
+    }
+
+    /// Closes and releases ``timer``, if there is one; a later timed wait makes another.
+    final func closeTimer() {
+        guard let timer else { return }
+        self.timer = nil
+        timer._withUnsafeGuaranteedRef { try? $0.close() }
+        timer.release()
+    }
+
+    /// The timer's callback: ends the wait in progress if it has a time limit. A timer left
+    /// running by a wait that ended otherwise finds none; it stopped by itself (a one-shot
+    /// timer), and stays so.
+    private final func timerExpired() {
+        guard hasWaitingGreenlet && isTimed else { return }
+        timedOut = true
+        wake()
     }
 
     /// From any greenlet: wakes the waiter from the hub at the next iteration.
