@@ -171,6 +171,46 @@ struct GreenletTests {
         #expect(holder == nil)
     }
 
+    @Test("a greenlet resumed by resume() may drop every other reference to itself while it runs")
+    func dropsItselfWhileResumed() throws {
+        // resume() counts no reference: the caller's keeps the greenlet alive while it runs.
+        let counter = Probe.Counter()
+        var holder: Greenlet?
+        weak var watched: Greenlet?
+        holder = try Greenlet { _ in
+            let probe = Probe(counter)
+            try Greenlet.main.resume()
+            holder = nil
+            // Still alive and running: its state is intact, and it can switch away.
+            #expect(Greenlet.current === watched)
+            #expect(watched?.isDead == false)
+            try Greenlet.main.switchInto("dropped")
+            _ = probe
+            Issue.record("resumed normally instead of unwinding")
+            return nil
+        }
+        watched = holder
+        try holder!.switchInto()
+        try holder!.resume()
+        // The caller's reference went with the call: suspended and dropped, it unwound.
+        #expect(holder == nil)
+        #expect(watched == nil)
+        #expect(counter.value == 1)
+
+        // One that ends while resumed so goes too, once its caller lets it go.
+        var ending: Greenlet? = try Greenlet { _ in
+            try Greenlet.main.resume()
+            return "ended"
+        }
+        weak var endingWatched = ending
+        try ending!.switchInto()
+        try ending!.resume()
+        #expect(ending?.isDead == true)
+        #expect(ending?.outcome.flatMap { try? $0.get() } as? String == "ended")
+        ending = nil
+        #expect(endingWatched == nil)
+    }
+
     @Test("parents can be changed, but not into a cycle or across threads")
     func parents() throws {
         let a = try Greenlet { _ in nil }

@@ -187,22 +187,20 @@ public class Greenlet {
     public static var current: Greenlet { GreenletThread.forCallingThread.current }
 
     /// Declares that the caller keeps a strong reference to this greenlet until ``unpin()``, so
-    /// that the thread need not retain it while it runs: switches to and from a pinned greenlet
-    /// count no references. The main greenlet (owned by its thread), a hub's greenlet (owned by
+    /// that the thread need not retain it while it runs: no switch to or from a pinned greenlet
+    /// counts a reference, not even the hub's wake-ups. The main greenlet (owned by its thread), a hub's greenlet (owned by
     /// the hub) and a live spawned greenlet (owned by the hub's live list) are pinned.
     final func pin() {
         guard !isPinned else { return }
         isPinned = true
-        // Running now: the thread holds a reference the pinner's makes redundant.
-        if state == .running { Unmanaged.passUnretained(self).release() }
+        if state == .running { home.runningWasPinned() }
     }
 
     /// Ends ``pin()``: call before the pinner drops its reference.
     final func unpin() {
         guard isPinned else { return }
         isPinned = false
-        // Running now: from here on the thread keeps it alive.
-        if state == .running { _ = Unmanaged.passUnretained(self).retain() }
+        if state == .running { home.runningWasUnpinned(handingReference: false) }
     }
 
     /// Ends ``pin()`` and hands the pinner's reference on instead of releasing it: to the thread
@@ -210,6 +208,7 @@ public class Greenlet {
     /// names (the hub names a greenlet's start entry).
     final func unpinHandingReferenceOn() {
         isPinned = false
+        if state == .running { home.runningWasUnpinned(handingReference: true) }
     }
 
     /// The calling thread's main greenlet.
@@ -262,8 +261,9 @@ public class Greenlet {
     /// one until something switches back to it: ``switchInto(_:)`` without a value.
     ///
     /// Cost: to a suspended greenlet of the calling thread, inlined into the caller: a
-    /// thread-local load, a retain, boost.context's `jump_fcontext` and a release on the other
-    /// side; no existential is touched (see `make bench` for the figure against C).
+    /// thread-local load, a few loads and stores and boost.context's `jump_fcontext`; no
+    /// reference is counted (the caller's keeps this greenlet alive while it runs) and no
+    /// existential is touched (see `make bench` for the figure against C).
     ///
     /// - Returns: the value passed by whichever greenlet switches back.
     /// - Throws: as ``switchInto(_:)``.
@@ -273,7 +273,8 @@ public class Greenlet {
         // The common case: a suspended greenlet of the calling thread. Everything else (a first
         // start, a dead target, another thread) takes the general path.
         if let thread = fastSwitchThread {
-            return try Greenlet.switchToSuspended(self, thread: thread)._withUnsafeGuaranteedRef { try $0.takeMessage() }
+            return try Greenlet.switchToSuspended(self, thread: thread, countingReference: false)
+                ._withUnsafeGuaranteedRef { try $0.takeMessage() }
         }
         return try switchIntoGenerally(nil)
     }
@@ -293,19 +294,34 @@ public class Greenlet {
 
     /// Switches to this greenlet, passing nothing, and drops the value the switch back carries
     /// (an error is still thrown): the fastest switch, for greenlets that hand each other control
-    /// rather than values. The hub resumes waiting greenlets this way.
+    /// rather than values.
     ///
     /// Cost: as ``switchInto()``, without the destruction of the `Any?` it returns (a sixth of a
-    /// switch): a thread-local load, boost.context's `jump_fcontext`, and for a greenlet that
-    /// is not pinned to a hub a retain here and a release on the other side.
+    /// switch): a thread-local load, a few loads and stores, boost.context's `jump_fcontext`; no
+    /// reference count operation (the caller's reference keeps this greenlet alive while it runs).
     ///
     /// - Throws: as ``switchInto(_:)``.
     @inlinable @inline(__always)
     public final func resume() throws {
+        try resume(countingReference: false)
+    }
+
+    /// ``resume()`` for a caller whose reference may not outlive the switch: the hub's wake-ups,
+    /// which reach the greenlet unretained or through a reference that the greenlet itself lets
+    /// go once it runs (a waiter's). The thread counts a reference on the greenlet while it runs,
+    /// unless it is pinned.
+    @inline(__always)
+    final func resumeCountingReference() throws {
+        try resume(countingReference: !isPinned)
+    }
+
+    @inlinable @inline(__always)
+    final func resume(countingReference: Bool) throws {
         if let thread = fastSwitchThread {
-            try Greenlet.switchToSuspended(self, thread: thread)._withUnsafeGuaranteedRef { resumed in
-                if resumed.messageKind != .none { try resumed.dropCarriedMessage() }
-            }
+            try Greenlet.switchToSuspended(self, thread: thread, countingReference: countingReference)
+                ._withUnsafeGuaranteedRef { resumed in
+                    if resumed.messageKind != .none { try resumed.dropCarriedMessage() }
+                }
             return
         }
         try resumeGenerally()
@@ -322,7 +338,8 @@ public class Greenlet {
         let thread = try checkThread("start")
         precondition(state == .notStarted, "startCarryingNothing() on a started greenlet")
         try prepareToStart()
-        return Greenlet.switchToSuspended(self, thread: thread.toOpaque())._withUnsafeGuaranteedRef { resumed in
+        return Greenlet.switchToSuspended(self, thread: thread.toOpaque(), countingReference: !isPinned)
+            ._withUnsafeGuaranteedRef { resumed in
             guard resumed.messageKind != .none else { return nil }
             do {
                 try resumed.dropCarriedMessage()
@@ -360,18 +377,23 @@ public class Greenlet {
     }
 
     /// The fast switch: `target` is suspended and belongs to the calling thread (whose state is
-    /// `thread`), and nothing is handed over. No existential, one retain here and one release on
-    /// the resumed side. Returns the resumed greenlet (running again, so alive), where a message
-    /// may wait.
+    /// `thread`), and nothing is handed over. No existential; a reference count operation here
+    /// and one on the resumed side only if `countingReference` (see `GreenletThread.running`).
+    /// Returns the resumed greenlet (running again, so alive), where a message may wait.
     @inlinable @inline(__always)
-    static func switchToSuspended(_ target: Greenlet, thread: UnsafeMutableRawPointer) -> Unmanaged<Greenlet> {
-        let suspending = Unmanaged<GreenletThread>.fromOpaque(thread)._withUnsafeGuaranteedRef {
-            $0.exchangeCurrent(target)
+    static func switchToSuspended(
+        _ target: Greenlet, thread: UnsafeMutableRawPointer, countingReference: Bool
+    ) -> Unmanaged<Greenlet> {
+        let (suspending, jumpData) = Unmanaged<GreenletThread>.fromOpaque(thread)._withUnsafeGuaranteedRef {
+            $0.exchangeCurrent(target, countingReference: countingReference)
         }
         suspending._withUnsafeGuaranteedRef { $0.state = .suspended }
         target.state = .running
-        let transfer = greenloop_fiber_jump(
-            target.context.unsafelyUnwrapped, suspending.toOpaque(), target.fiber.unsafelyUnwrapped, 0)
+        // Without a counted reference, the caller's keeps `target` alive while it runs: its
+        // lifetime must not end before the jump, the last use the compiler would otherwise see.
+        let transfer = withExtendedLifetime(target) {
+            greenloop_fiber_jump(target.context.unsafelyUnwrapped, jumpData, target.fiber.unsafelyUnwrapped, 0)
+        }
         Greenlet.resumed(by: transfer)
         return suspending
     }
@@ -455,11 +477,11 @@ public class Greenlet {
             target.startsBySwitch()
         }
         target.hand(value, error)
-        let suspending = thread.exchangeCurrent(target)
+        let (suspending, jumpData) = thread.exchangeCurrent(target, countingReference: !target.isPinned)
         suspending._withUnsafeGuaranteedRef { $0.state = .suspended }
         target.state = .running
         let transfer = greenloop_fiber_jump(
-            target.context.unsafelyUnwrapped, suspending.toOpaque(), target.fiber.unsafelyUnwrapped, 0)
+            target.context.unsafelyUnwrapped, jumpData, target.fiber.unsafelyUnwrapped, 0)
         Greenlet.resumed(by: transfer)
         // Resumed: the greenlet is current again, so alive.
         return try suspending._withUnsafeGuaranteedRef { try $0.takeMessage() }
@@ -478,33 +500,34 @@ public class Greenlet {
     }
 
     /// Runs first on every resumed stack: keeps the context of the greenlet that jumped here (or
-    /// frees its stack if it ended), then releases the reference it held as the running greenlet,
-    /// which came along with the jump. Released only here, once it is off its stack: if that was
-    /// its last reference, a suspended greenlet unwinds (see `deinit`) and a dead one goes away.
+    /// frees its stack if it ended), then releases the reference the thread counted on it as the
+    /// running greenlet, if it counted one, which came along with the jump (flagged in the low bit
+    /// of its address, see `GreenletThread.exchangeCurrent`). Released only here, once it is off
+    /// its stack: if that was its last reference, a suspended greenlet unwinds (see `deinit`) and
+    /// a dead one goes away.
     ///
     /// Inlined into every switch: as an out-of-line static method of this (non-final) class it
     /// cost a call and a metadata lookup per switch. A jumper that ended takes the outlined path.
     @inlinable @inline(__always)
     static func resumed(by transfer: greenloop_transfer_t) {
-        let jumper = Unmanaged<Greenlet>.fromOpaque(transfer.data.unsafelyUnwrapped)
-        let pinned = jumper._withUnsafeGuaranteedRef { jumper in
-            guard _fastPath(jumper.state != .dead) else { return Optional<Bool>.none }
+        let bits = UInt(bitPattern: transfer.data)
+        let jumper = Unmanaged<Greenlet>.fromOpaque(UnsafeMutableRawPointer(bitPattern: bits & ~1).unsafelyUnwrapped)
+        let isCounted = bits & 1 != 0
+        let isAlive = jumper._withUnsafeGuaranteedRef { jumper in
+            guard _fastPath(jumper.state != .dead) else { return false }
             jumper.context = transfer.fctx
-            return jumper.isPinned
+            return true
         }
-        guard let pinned else { return endedGreenletLeft(jumper) }
-        if !pinned { jumper.release() }
+        guard isAlive else { return endedGreenletLeft(jumper, isCounted: isCounted) }
+        if isCounted { jumper.release() }
     }
 
     /// ``resumed(by:)`` after a greenlet's final jump: its stack goes back to the pool, then the
-    /// running slot's reference to it (if it was not pinned) goes.
+    /// thread's reference to it, if it counted one, goes.
     @usableFromInline @inline(never)
-    static func endedGreenletLeft(_ jumper: Unmanaged<Greenlet>) {
-        let pinned = jumper._withUnsafeGuaranteedRef { jumper in
-            jumper.releaseStack()
-            return jumper.isPinned
-        }
-        if !pinned { jumper.release() }
+    static func endedGreenletLeft(_ jumper: Unmanaged<Greenlet>, isCounted: Bool) {
+        jumper._withUnsafeGuaranteedRef { $0.releaseStack() }
+        if isCounted { jumper.release() }
     }
 
     private final func prepareToStart() throws(GreenletError) {
@@ -678,9 +701,9 @@ private func greenletEntry(_ transfer: greenloop_transfer_t) {
 private func greenletMain(_ transfer: greenloop_transfer_t) -> FinalJump {
     Greenlet.resumed(by: transfer)
     let handsEnding = runStartedGreenlet()
-    // Running again on this stack: this greenlet is the current one, kept alive by the thread's
-    // running slot (or by its pin), so it is used unretained; so is the thread's state, which
-    // lives as long as its greenlets.
+    // Running again on this stack: this greenlet is the current one, kept alive as the running
+    // one is (see `GreenletThread.running`), so it is used unretained; so is the thread's state,
+    // which lives as long as its greenlets.
     let thread = GreenletThread.existingForCallingThread
     let me = thread._withUnsafeGuaranteedRef { $0.currentUnretained }
     return me._withUnsafeGuaranteedRef { me in
@@ -693,10 +716,12 @@ private func greenletMain(_ transfer: greenloop_transfer_t) -> FinalJump {
             if handsEnding { me.handEnding(to: receiver) }
             receiver.state = .running
             let destination = receiver.context.unsafelyUnwrapped
-            // The thread's reference to `me` (none if pinned) goes with the jump: `me` outlives
+            // The thread's reference to `me`, if it counted one, goes with the jump: `me` outlives
             // its own stack until the receiver has freed it.
-            let retainedMe = thread._withUnsafeGuaranteedRef { $0.exchangeCurrent(receiver) }
-            return FinalJump(context: destination, data: retainedMe.toOpaque(), fiber: receiver.fiber.unsafelyUnwrapped)
+            let (_, jumpData) = thread._withUnsafeGuaranteedRef {
+                $0.exchangeCurrent(receiver, countingReference: !receiver.isPinned)
+            }
+            return FinalJump(context: destination, data: jumpData, fiber: receiver.fiber.unsafelyUnwrapped)
         }
     }
 }

@@ -11,16 +11,24 @@ import Glibc
 final class GreenletThread {
     /// The thread's own stack, as a greenlet. Never dead.
     private(set) var main: Greenlet!
-    /// The running greenlet, retained by hand unless it is *pinned*: a running greenlet must stay
-    /// alive even when its own code drops every other reference to it, because it runs on the
-    /// stack it owns. Unchecked exclusivity: one thread, and no access stays open across a switch.
+    /// The running greenlet. A running greenlet must stay alive even when its own code drops every
+    /// other reference to it, because it runs on the stack it owns; one of three things sees to
+    /// that, and ``runningIsCounted`` says which:
+    /// - a greenlet switched into by ``Greenlet/resume()`` or ``Greenlet/switchInto()`` is kept
+    ///   alive by the caller's reference: the caller's frame stays exactly as it is, holding it,
+    ///   until something switches back to the caller, by which time this greenlet no longer runs.
+    ///   Nothing is counted, whatever the greenlet;
+    /// - a pinned greenlet (see ``Greenlet/pin()``) is kept alive by its pinner;
+    /// - any other (a first start, a switch to a parent whose child ended, a throw, the hub's
+    ///   wake-ups, which hold their greenlet unretained) is retained here, by hand.
     ///
-    /// A switch moves this reference: the greenlet switched to is retained here, and the one that
-    /// switched away hands its reference over with the jump (``exchangeCurrent(_:)``); the
-    /// greenlet that resumes releases it, once the other is off its stack (``Greenlet/resumed(by:)``).
-    /// A pinned greenlet (see ``Greenlet/pin()``) is kept alive by its pinner, so neither happens
-    /// for it: switches between the hub and spawned greenlets count no references.
+    /// A counted reference moves with the switch (``exchangeCurrent(_:countingReference:)``): the
+    /// greenlet that switched away hands it over with the jump, and the greenlet that resumes
+    /// releases it once the other is off its stack (``Greenlet/resumed(by:)``). Unchecked
+    /// exclusivity: one thread, and no access stays open across a switch.
     @usableFromInline @exclusivity(unchecked) var running: Unmanaged<Greenlet>?
+    /// Whether this thread holds a reference on ``running`` (see there).
+    @usableFromInline @exclusivity(unchecked) var runningIsCounted = false
     let threadID: CInt
     /// The thread's hub, made on first use.
     @exclusivity(unchecked) var hub: Hub?
@@ -42,10 +50,27 @@ final class GreenletThread {
 
     /// Drops the running-greenlet slot, and the reference it holds if it holds one.
     private func releaseRunning() {
-        if let greenlet = running, !greenlet._withUnsafeGuaranteedRef({ $0.isPinned }) {
-            greenlet.release()
-        }
+        if let greenlet = running, runningIsCounted { greenlet.release() }
         running = nil
+        runningIsCounted = false
+    }
+
+    /// The running greenlet has just been pinned: the pinner's reference makes the thread's, if
+    /// it holds one, redundant.
+    func runningWasPinned() {
+        guard runningIsCounted else { return }
+        runningIsCounted = false
+        running.unsafelyUnwrapped.release()
+    }
+
+    /// The running greenlet has just been unpinned: the thread keeps it alive from here on,
+    /// with `handedReference` (the pinner's, handed over) or with a reference of its own.
+    func runningWasUnpinned(handingReference handedReference: Bool) {
+        // Never counted while pinned: switches count no reference on a pinned greenlet, and
+        // `runningWasPinned` drops the one a greenlet had when it was pinned.
+        assert(!runningIsCounted, "a pinned running greenlet with a counted reference")
+        if !handedReference { _ = running.unsafelyUnwrapped.retain() }
+        runningIsCounted = true
     }
 
     /// The greenlet running on this thread.
@@ -92,17 +117,24 @@ final class GreenletThread {
         return Unmanaged<GreenletThread>.fromOpaque(raw)._withUnsafeGuaranteedRef { $0.hub }
     }
 
-    /// Makes `target` the running greenlet and returns the previous one with the reference this
-    /// thread held on it (none for a pinned one), which the caller now owns and passes along with
-    /// its jump.
+    /// Makes `target` the running greenlet, retained here if `countingReference` (see
+    /// ``running``), and returns the previous one together with what its jump carries: its
+    /// address, with the low bit set when this thread held a reference on it, which the caller
+    /// now owns and hands to the greenlet it resumes (see ``Greenlet/resumed(by:)``).
     @inlinable @inline(__always)
-    func exchangeCurrent(_ target: Greenlet) -> Unmanaged<Greenlet> {
+    func exchangeCurrent(_ target: Greenlet, countingReference: Bool)
+        -> (previous: Unmanaged<Greenlet>, jumpData: UnsafeMutableRawPointer)
+    {
         let next = Unmanaged.passUnretained(target)
-        if !target.isPinned { _ = next.retain() }
+        if countingReference { _ = next.retain() }
         // Read after the retain, which is a call: nothing to keep across it.
         let previous = running.unsafelyUnwrapped
+        let previousIsCounted = runningIsCounted
         running = next
-        return previous
+        runningIsCounted = countingReference
+        // A greenlet's address is 16-byte aligned: its low bit is free for the flag.
+        let jumpData = previous.toOpaque() + (previousIsCounted ? 1 : 0)
+        return (previous, jumpData)
     }
 
     /// This object's address, which greenlets compare with the calling thread's to check where

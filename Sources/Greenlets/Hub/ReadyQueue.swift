@@ -99,7 +99,7 @@ final class ReadyQueue {
         // Moving the ticket on tells the yield that its entry resumed it.
         greenlet.yieldTicket = ticket &+ 1
         do {
-            try greenlet.resume()
+            try greenlet.resumeCountingReference()
         } catch {
             hub!.errorHandler(error, "hub")
         }

@@ -114,8 +114,9 @@ class Waiter {
         }
         do {
             // The waiting greenlet clears `waiting` (and releases it) when it resumes, so it is
-            // alive for the switch.
-            try greenlet._withUnsafeGuaranteedRef { try $0.resume() }
+            // alive for the switch; from there on the thread keeps it alive (counting a reference
+            // unless it is pinned).
+            try greenlet._withUnsafeGuaranteedRef { try $0.resumeCountingReference() }
         } catch {
             hub.errorHandler(error, "waiter")
         }
