@@ -84,6 +84,7 @@ void greenloop_fiber_destroy_annotated(greenloop_fiber_t *fiber) {
 // destructor, which releases the state when the thread ends.
 
 _Thread_local void *greenloop_thread_state __attribute__((tls_model("initial-exec"))) = NULL;
+_Thread_local void *greenloop_fast_switch_state __attribute__((tls_model("initial-exec"))) = NULL;
 
 static pthread_key_t state_key;
 static pthread_once_t state_key_once = PTHREAD_ONCE_INIT;
@@ -95,6 +96,7 @@ static void run_release(void *state) {
     // which runs the thread's greenlets one last time. Cleared after: nothing runs in between.
     if (release != NULL) release(state);
     greenloop_thread_state = NULL;
+    greenloop_fast_switch_state = NULL;
 }
 
 static void make_key(void) { pthread_key_create(&state_key, run_release); }
@@ -103,5 +105,7 @@ void greenloop_thread_state_set(void *state, void (*release)(void *)) {
     atomic_store(&state_release, release);
     pthread_once(&state_key_once, make_key);
     greenloop_thread_state = state;
+    // Set once sanitizers are known (before main): see CFContext.h.
+    greenloop_fast_switch_state = greenloop_sanitizers != 0 ? NULL : state;
     pthread_setspecific(state_key, state);
 }

@@ -273,20 +273,22 @@ public class Greenlet {
         // The common case: a suspended greenlet of the calling thread. Everything else (a first
         // start, a dead target, another thread) takes the general path.
         if let thread = fastSwitchThread {
-            return try Greenlet.switchToSuspended(self, thread: thread, countingReference: false)
+            return try Greenlet.switchToSuspended(self, thread: thread, countingReference: false, annotated: false)
                 ._withUnsafeGuaranteedRef { try $0.takeMessage() }
         }
-        return try switchIntoGenerally(nil)
+        return try switchIntoWithoutValueGenerally()
     }
 
-    /// The calling thread's state when this greenlet can take the fast switch (it is suspended
-    /// and belongs to the calling thread); `nil` when the general path must decide.
+    /// The calling thread's state when this greenlet can take the fast switch (it is suspended,
+    /// belongs to the calling thread, and no sanitizer runs); `nil` when the general path must
+    /// decide.
     @inlinable
     final var fastSwitchThread: UnsafeMutableRawPointer? {
         @inline(__always) get {
-            // One comparison of addresses: a thread without state (null) is never the home one,
-            // so its null test would be redundant.
-            guard UInt(bitPattern: greenloop_thread_state_get()) == UInt(bitPattern: homeAddress), state == .suspended
+            // One comparison of addresses: a thread without state (null), or one under a
+            // sanitizer (null here too), is never the home one, so a null test would be redundant.
+            guard UInt(bitPattern: greenloop_fast_switch_state_get()) == UInt(bitPattern: homeAddress),
+                state == .suspended
             else { return nil }
             return homeAddress
         }
@@ -318,13 +320,13 @@ public class Greenlet {
     @inlinable @inline(__always)
     final func resume(countingReference: Bool) throws {
         if let thread = fastSwitchThread {
-            try Greenlet.switchToSuspended(self, thread: thread, countingReference: countingReference)
+            try Greenlet.switchToSuspended(self, thread: thread, countingReference: countingReference, annotated: false)
                 ._withUnsafeGuaranteedRef { resumed in
                     if resumed.messageKind != .none { try resumed.dropCarriedMessage() }
                 }
             return
         }
-        try resumeGenerally()
+        try resumeGenerally(countingReference: countingReference)
     }
 
     /// Starts this greenlet, which has not started, carrying nothing, and drops what the switch
@@ -338,7 +340,7 @@ public class Greenlet {
         let thread = try checkThread("start")
         precondition(state == .notStarted, "startCarryingNothing() on a started greenlet")
         try prepareToStart()
-        return Greenlet.switchToSuspended(self, thread: thread.toOpaque(), countingReference: !isPinned)
+        return Greenlet.switchToSuspended(self, thread: thread.toOpaque(), countingReference: !isPinned, annotated: true)
             ._withUnsafeGuaranteedRef { resumed in
             guard resumed.messageKind != .none else { return nil }
             do {
@@ -358,8 +360,32 @@ public class Greenlet {
     // stack of every greenlet that waits through the hub.
 
     @usableFromInline @inline(never)
-    final func resumeGenerally() throws {
+    final func resumeGenerally(countingReference: Bool) throws {
+        if let thread = annotatedSwitchThread {
+            try Greenlet.switchToSuspended(self, thread: thread, countingReference: countingReference, annotated: true)
+                ._withUnsafeGuaranteedRef { resumed in
+                    if resumed.messageKind != .none { try resumed.dropCarriedMessage() }
+                }
+            return
+        }
         _ = try switchIntoGenerally(nil)
+    }
+
+    @usableFromInline @inline(never)
+    final func switchIntoWithoutValueGenerally() throws -> Any? {
+        if let thread = annotatedSwitchThread {
+            return try Greenlet.switchToSuspended(self, thread: thread, countingReference: false, annotated: true)
+                ._withUnsafeGuaranteedRef { try $0.takeMessage() }
+        }
+        return try switchIntoGenerally(nil)
+    }
+
+    /// ``fastSwitchThread`` for a process under a sanitizer, where no fast switch happens: the
+    /// same switch then runs here, out of line, with the sanitizers' annotations, so that their
+    /// runs check the switch that runs without them.
+    private final var annotatedSwitchThread: UnsafeMutableRawPointer? {
+        guard greenloop_thread_state_get() == homeAddress, state == .suspended else { return nil }
+        return homeAddress
     }
 
     @usableFromInline @inline(never)
@@ -379,10 +405,12 @@ public class Greenlet {
     /// The fast switch: `target` is suspended and belongs to the calling thread (whose state is
     /// `thread`), and nothing is handed over. No existential; a reference count operation here
     /// and one on the resumed side only if `countingReference` (see `GreenletThread.running`).
+    /// `annotated`: whether the jump must tell the sanitizers, if any run; a fast switch
+    /// (``fastSwitchThread``) happens only when none does, and calls `jump_fcontext` itself.
     /// Returns the resumed greenlet (running again, so alive), where a message may wait.
     @inlinable @inline(__always)
     static func switchToSuspended(
-        _ target: Greenlet, thread: UnsafeMutableRawPointer, countingReference: Bool
+        _ target: Greenlet, thread: UnsafeMutableRawPointer, countingReference: Bool, annotated: Bool
     ) -> Unmanaged<Greenlet> {
         let (suspending, jumpData) = Unmanaged<GreenletThread>.fromOpaque(thread)._withUnsafeGuaranteedRef {
             $0.exchangeCurrent(target, countingReference: countingReference)
@@ -392,7 +420,9 @@ public class Greenlet {
         // Without a counted reference, the caller's keeps `target` alive while it runs: its
         // lifetime must not end before the jump, the last use the compiler would otherwise see.
         let transfer = withExtendedLifetime(target) {
-            greenloop_fiber_jump(target.context.unsafelyUnwrapped, jumpData, target.fiber.unsafelyUnwrapped, 0)
+            annotated
+                ? greenloop_fiber_jump(target.context.unsafelyUnwrapped, jumpData, target.fiber.unsafelyUnwrapped, 0)
+                : jump_fcontext(target.context.unsafelyUnwrapped, jumpData)
         }
         Greenlet.resumed(by: transfer)
         return suspending
