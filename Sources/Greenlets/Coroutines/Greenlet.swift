@@ -320,13 +320,19 @@ public class Greenlet {
     @inlinable @inline(__always)
     final func resume(countingReference: Bool) throws {
         if let thread = fastSwitchThread {
-            try Greenlet.switchToSuspended(self, thread: thread, countingReference: countingReference, annotated: false)
-                ._withUnsafeGuaranteedRef { resumed in
-                    if resumed.messageKind != .none { try resumed.dropCarriedMessage() }
-                }
-            return
+            return try resumeSuspended(thread: thread, countingReference: countingReference, annotated: false)
         }
         try resumeGenerally(countingReference: countingReference)
+    }
+
+    /// ``switchToSuspended(_:thread:countingReference:annotated:)`` to this greenlet, dropping
+    /// what the switch back carries but an error.
+    @inlinable @inline(__always)
+    final func resumeSuspended(thread: UnsafeMutableRawPointer, countingReference: Bool, annotated: Bool) throws {
+        try Greenlet.switchToSuspended(self, thread: thread, countingReference: countingReference, annotated: annotated)
+            ._withUnsafeGuaranteedRef { resumed in
+                if resumed.messageKind != .none { try resumed.dropCarriedMessage() }
+            }
     }
 
     /// Starts this greenlet, which has not started, carrying nothing, and drops what the switch
@@ -362,11 +368,7 @@ public class Greenlet {
     @usableFromInline @inline(never)
     final func resumeGenerally(countingReference: Bool) throws {
         if let thread = annotatedSwitchThread {
-            try Greenlet.switchToSuspended(self, thread: thread, countingReference: countingReference, annotated: true)
-                ._withUnsafeGuaranteedRef { resumed in
-                    if resumed.messageKind != .none { try resumed.dropCarriedMessage() }
-                }
-            return
+            return try resumeSuspended(thread: thread, countingReference: countingReference, annotated: true)
         }
         _ = try switchIntoGenerally(nil)
     }
