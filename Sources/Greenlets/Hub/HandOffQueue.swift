@@ -1,5 +1,3 @@
-import DequeModule
-
 /// Greenlets waiting, in FIFO order, to be handed something: a permit, an item, room for an item.
 /// The layer every synchronisation primitive is built on (gevent's `AbstractLinkable`).
 ///
@@ -20,7 +18,7 @@ final class HandOffQueue<Payload> {
         let payload: Payload
     }
 
-    @exclusivity(unchecked) private var places = Deque<Place>()
+    @exclusivity(unchecked) private var places = RingQueue<Place>()
 
     /// Whether nobody waits.
     var isEmpty: Bool { places.isEmpty }

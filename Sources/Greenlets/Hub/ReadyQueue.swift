@@ -1,4 +1,3 @@
-import DequeModule
 import GreenloopCore
 
 /// What the hub runs between two polls of the loop: greenlets to resume and callbacks, in the
@@ -36,7 +35,7 @@ final class ReadyQueue {
     }
 
     // Unchecked exclusivity: see Waiter.
-    @exclusivity(unchecked) private var entries = Deque<Entry>()
+    @exclusivity(unchecked) private var entries = RingQueue<Entry>()
     @exclusivity(unchecked) private var isDrainScheduled = false
     /// Set once, by the hub's initialiser. Unowned(unsafe): the hub owns this queue.
     @exclusivity(unchecked) unowned(unsafe) var hub: Hub?
@@ -54,7 +53,7 @@ final class ReadyQueue {
     deinit {
         // A loop that outlives its hub may still run a callback queued for it.
         trigger.queue = nil
-        for entry in entries {
+        while let entry = entries.popFirst() {
             switch entry {
             case .resume(let waiter): waiter.release()
             case .yielded(let greenlet, _, let isRetained): if isRetained { greenlet.release() }
