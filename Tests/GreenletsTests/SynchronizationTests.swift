@@ -125,6 +125,24 @@ struct SynchronizationTests {
         }
     }
 
+    @Test("Queue: a getter killed after it was handed an item, before it resumed, gives the item back", arguments: allBackends)
+    func queueGetterKilledAfterHandOff(backend: Backend) throws {
+        try withHub(backend) { hub in
+            let queue = Queue<Int>()
+            let getter = try spawn { try queue.get() }
+            try sleep(.zero)
+            // The kill runs from the hub before the hand-off's wake-up, which is queued after it:
+            // the getter's wait ends while that wake-up still waits to run, and must outlive it.
+            try getter.kill(block: false)
+            #expect(try queue.put(7))
+            try getter.join()
+            #expect(getter.isDead)
+            #expect(try queue.tryGet() == 7)
+            try sleep(.zero)
+            #expect(hub.loop.activeWatcherCount == 0)
+        }
+    }
+
     @Test("Channel: send returns only once a receiver took the item", arguments: allBackends)
     func channel(backend: Backend) throws {
         try withHub(backend) { _ in

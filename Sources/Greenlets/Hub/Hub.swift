@@ -266,8 +266,10 @@ public final class Hub {
     }
 
     /// Gives back a waiter whose ``Waiter/wait()`` returned normally.
+    @inline(__always)
     func recycle(_ waiter: Waiter) {
-        guard spareWaiterCount < Hub.spareWaiterLimit else { return }
+        // Not while a scheduled wake-up is still to come, which would end a later wait.
+        guard spareWaiterCount < Hub.spareWaiterLimit && !waiter.hasScheduledWake else { return }
         waiter.nextSpare = spareWaiters
         spareWaiters = .passRetained(waiter)
         spareWaiterCount += 1
@@ -294,8 +296,8 @@ public final class Hub {
     }
 
     /// Wakes `waiter` from the hub, in order with the other ready greenlets and callbacks.
-    func scheduleWake(_ waiter: Waiter) {
-        ready.append(.resume(.passRetained(waiter)))
+    func scheduleWake(_ waiter: Unmanaged<Waiter>) {
+        ready.append(.resume(waiter))
     }
 }
 

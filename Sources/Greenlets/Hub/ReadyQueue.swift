@@ -14,7 +14,8 @@ final class ReadyQueue {
     /// entry in and out of the queue went through outlined copy and destroy functions, each with
     /// its own reference count operation.
     enum Entry {
-        /// A waiter to wake (``Hub/scheduleWake(_:)``), retained.
+        /// A waiter to wake (``Hub/scheduleWake(_:)``): held by its owner while it waits, by the
+        /// entry once the wait has ended otherwise (see `Waiter.hasScheduledWake`).
         case resume(Unmanaged<Waiter>)
         /// A greenlet in ``Hub/yieldCurrent()`` and the yield ticket it had when it yielded;
         /// retained unless it is pinned (none for a spawned greenlet), in which case the entry is
@@ -55,7 +56,7 @@ final class ReadyQueue {
         trigger.queue = nil
         while let entry = entries.popFirst() {
             switch entry {
-            case .resume(let waiter): waiter.release()
+            case .resume(let waiter): if waiter._withUnsafeGuaranteedRef({ $0.takeScheduledWake() }) { waiter.release() }
             case .yielded(let greenlet, _, let isRetained): if isRetained { greenlet.release() }
             // Every start entry still queued holds its greenlet (see `Hub.scheduleStart`).
             case .start(let greenlet): greenlet.release()
@@ -130,8 +131,9 @@ final class ReadyQueue {
         while let entry = entries.popFirst() {
             switch entry {
             case .resume(let waiter):
+                let entryOwnsReference = waiter._withUnsafeGuaranteedRef { $0.takeScheduledWake() }
                 waiter._withUnsafeGuaranteedRef { $0.wake() }
-                waiter.release()
+                if entryOwnsReference { waiter.release() }
             case .yielded(let greenlet, let ticket, let isRetained):
                 greenlet._withUnsafeGuaranteedRef { resumeYielded($0, ticket: ticket) }
                 if isRetained { greenlet.release() }

@@ -39,6 +39,12 @@ class Waiter {
     /// ``ReadinessWaiter``'s timeout): made by the first, kept for the next (a waiter is reused),
     /// retained by hand, and closed when the waiter goes (see ``armTimer(nanoseconds:referenced:)``).
     @exclusivity(unchecked) private var timer: Unmanaged<TimerWatcher>?
+    /// Whether a wake-up scheduled by ``wakeSoon()`` waits in the hub's ready queue. Its entry
+    /// holds no reference while the owner waits (the owner's does); a wait that ends before the
+    /// entry has run hands the entry one of its own (``scheduledWakeOwnsReference``), so that the
+    /// owner may let the waiter go. A retain and a release fewer per hand-off.
+    @exclusivity(unchecked) private(set) final var hasScheduledWake = false
+    @exclusivity(unchecked) private var scheduledWakeOwnsReference = false
     /// Whether the wait in progress ends when ``timer`` expires.
     @exclusivity(unchecked) final var isTimed = false
     /// Set when the timer ended the wait; read once the wait is over.
@@ -52,7 +58,11 @@ class Waiter {
 
     init(hub: Hub) { hubReference = .passUnretained(hub) }
 
-    deinit { closeTimer() }
+    deinit {
+        // An entry that holds it would keep it alive; one that does not may not outlive it.
+        assert(!hasScheduledWake, "a waiter went with a wake-up scheduled for it")
+        closeTimer()
+    }
 
     /// The hub, as a strong reference (for the paths that are not hot).
     final var hub: Hub { hubReference.takeUnretainedValue() }
@@ -64,12 +74,19 @@ class Waiter {
     }
 
     /// Gives the waiter back to its hub for reuse; only after a ``wait()`` that a wake-up ended.
+    /// Not while a scheduled wake-up is still to come, which would end a later wait.
+    /// Inlined: the caller's last reference then becomes the one the hub's list keeps, with no
+    /// reference count operation.
+    @inline(__always)
     final func recycle() {
         withHub { $0.recycle(self) }
     }
 
     /// Suspends the current greenlet until woken, or throws the error it was failed with.
     final func wait() throws {
+        // However the wait ends, a scheduled wake-up that has not run yet keeps the waiter alive
+        // from here on (see `hasScheduledWake`).
+        defer { if hasScheduledWake { scheduledWakeTakesReference() } }
         switch early {
         case .none:
             break
@@ -106,32 +123,36 @@ class Waiter {
         if waitingIsRetained { greenlet.release() }
     }
 
-    /// From the hub: resumes the waiting greenlet (or keeps the wake-up for ``wait()``).
+    /// From the hub: resumes the waiting greenlet (or keeps the wake-up for ``wait()``). Touches
+    /// nothing of the waiter once it has switched: the woken greenlet may let it go.
     final func wake() {
         guard let greenlet = waiting else {
             early = .woken
             return
         }
+        let hub = hubReference
         do {
             // The waiting greenlet clears `waiting` (and releases it) when it resumes, so it is
             // alive for the switch; from there on the thread keeps it alive (counting a reference
             // unless it is pinned).
             try greenlet._withUnsafeGuaranteedRef { try $0.resumeCountingReference() }
         } catch {
-            hub.errorHandler(error, "waiter")
+            hub._withUnsafeGuaranteedRef { $0.errorHandler(error, "waiter") }
         }
     }
 
-    /// From the hub: resumes the waiting greenlet by throwing `error` in it.
+    /// From the hub: resumes the waiting greenlet by throwing `error` in it. Touches nothing of
+    /// the waiter once it has switched, as ``wake()``.
     final func fail(_ error: any Error) {
         guard let greenlet = waiting else {
             early = .failed(error)
             return
         }
+        let hub = hubReference
         do {
             _ = try greenlet._withUnsafeGuaranteedRef { try $0.throwInto(error) }
         } catch {
-            hub.errorHandler(error, "waiter")
+            hub._withUnsafeGuaranteedRef { $0.errorHandler(error, "waiter") }
         }
     }
 
@@ -215,8 +236,28 @@ class Waiter {
         wake()
     }
 
-    /// From any greenlet: wakes the waiter from the hub at the next iteration.
+    /// From any greenlet: wakes the waiter from the hub at the next iteration, once; the owner
+    /// must ``wait()`` on it, or have waited, before it lets the waiter go.
     final func wakeSoon() {
-        withHub { $0.scheduleWake(self) }
+        precondition(!hasScheduledWake, "a waiter woken soon twice")
+        hasScheduledWake = true
+        withHub { $0.scheduleWake(Unmanaged.passUnretained(self)) }
+    }
+
+    /// A wait ended before its scheduled wake-up ran: the entry takes a reference of its own.
+    @inline(never)
+    private final func scheduledWakeTakesReference() {
+        guard !scheduledWakeOwnsReference else { return }
+        scheduledWakeOwnsReference = true
+        _ = Unmanaged.passUnretained(self).retain()
+    }
+
+    /// From the hub's ready queue, as it runs or drops the entry of the scheduled wake-up: clears
+    /// it and returns whether the entry holds a reference, which the caller then releases (after
+    /// ``wake()``, not before: until then the waiter must stay).
+    final func takeScheduledWake() -> Bool {
+        hasScheduledWake = false
+        defer { scheduledWakeOwnsReference = false }
+        return scheduledWakeOwnsReference
     }
 }
