@@ -82,7 +82,9 @@ struct RingQueue<Element>: ~Copyable {
         return removed
     }
 
-    /// Doubles the storage, moving the elements to its start in order.
+    /// Doubles the storage, moving the elements to its start in order. Out of line: rare, and
+    /// inlined it made every caller's frame larger.
+    @inline(never)
     private mutating func grow() {
         let larger = UnsafeMutablePointer<Element>.allocate(capacity: capacity * 2)
         let firstPart = min(count, capacity - head)
