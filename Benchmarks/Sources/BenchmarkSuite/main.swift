@@ -252,11 +252,11 @@ var workloads: [Workload] = [
     Workload(
         name: "stack switch", unit: "ns/switch", lowerIsBetter: true,
         implementations: [
-            // Between spawned greenlets (pinned: no reference counting), as on a hub.
+            // Between the main greenlet and a spawned one, as on a hub.
             Implementation(name: "Greenlet.resume, spawned") {
                 ["stack switch": try figure("ns_per_switch", of: [workloadProgram, "spawned-switch", "\(switches)"])]
             },
-            // To a plain Greenlet, which the thread retains while it runs.
+            // Between the main greenlet and a plain Greenlet.
             Implementation(name: "Greenlet.resume, plain") {
                 ["stack switch": try figure("ns_per_switch", of: [workloadProgram, "switch", "\(switches)"])]
             },

@@ -31,9 +31,8 @@ func greenletSwitchNanoseconds(count: Int) throws -> Double {
     return total / Double(count)
 }
 
-/// The same ping-pong between the main greenlet and a spawned greenlet: both are pinned (kept
-/// alive by their thread and their hub), so a switch counts no references; the switches of a
-/// program on a hub are of this kind.
+/// The same ping-pong between the main greenlet and a spawned greenlet: the switches of a program
+/// on a hub are of this kind.
 @inline(never)
 func spawnedSwitchNanoseconds(count: Int) throws -> Double {
     let main = Greenlet.current
