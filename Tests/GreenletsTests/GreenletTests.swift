@@ -202,7 +202,7 @@ struct GreenletTests {
             try Greenlet.main.resume()
             return "ended"
         }
-        weak var endingWatched = ending
+        weak let endingWatched = ending
         try ending!.switchInto()
         try ending!.resume()
         #expect(ending?.isDead == true)
