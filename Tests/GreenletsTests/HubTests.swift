@@ -84,6 +84,34 @@ struct HubTests {
         }
     }
 
+    @Test("a spawned greenlet that ends while resume() runs it hands the hub's reference on, and goes when dropped",
+          arguments: allBackends)
+    func resumedSpawnedEnds(backend: Backend) throws {
+        try withHub(backend) { _ in
+            weak var watched: SpawnedGreenlet<Int>?
+            do {
+                let me = Greenlet.current
+                let greenlet = try spawn { () throws -> Int in
+                    try me.resume()
+                    return 7
+                }
+                watched = greenlet
+                // It ends into this greenlet rather than into the hub.
+                try greenlet.setParent(me)
+                // The hub starts it, and it switches straight back here.
+                try sleep(.zero)
+                #expect(greenlet.isStarted && !greenlet.isDead)
+                // resume() counts no reference; as it ends, the hub's list hands the thread its own.
+                try greenlet.resume()
+                #expect(greenlet.isDead)
+                #expect(try greenlet.value() == 7)
+            }
+            // Nothing else holds it: not the thread, nor the hub's frame that started it.
+            #expect(watched == nil)
+            try sleep(.zero)
+        }
+    }
+
     @Test("a spawned greenlet that a switch starts before the hub does runs once, and goes when dropped",
           arguments: allBackends)
     func startedBySwitch(backend: Backend) throws {

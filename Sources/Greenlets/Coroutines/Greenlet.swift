@@ -270,13 +270,17 @@ public class Greenlet {
     @inlinable @inline(__always)
     @discardableResult
     public final func switchInto() throws -> Any? {
-        // The common case: a suspended greenlet of the calling thread. Everything else (a first
-        // start, a dead target, another thread) takes the general path.
-        if let thread = fastSwitchThread {
-            return try Greenlet.switchToSuspended(self, thread: thread, countingReference: false, annotated: false)
-                ._withUnsafeGuaranteedRef { try $0.takeMessage() }
+        // The caller's reference keeps this greenlet alive while it runs (no count): it must
+        // last until the switch back, past the jump, the last use the compiler would see.
+        try withExtendedLifetime(self) {
+            // The common case: a suspended greenlet of the calling thread. Everything else (a
+            // first start, a dead target, another thread) takes the general path.
+            if let thread = fastSwitchThread {
+                return try Greenlet.switchToSuspended(self, thread: thread, countingReference: false, annotated: false)
+                    ._withUnsafeGuaranteedRef { try $0.takeMessage() }
+            }
+            return try switchIntoWithoutValueGenerally()
         }
-        return try switchIntoWithoutValueGenerally()
     }
 
     /// The calling thread's state when this greenlet can take the fast switch (it is suspended,
@@ -305,7 +309,8 @@ public class Greenlet {
     /// - Throws: as ``switchInto(_:)``.
     @inlinable @inline(__always)
     public final func resume() throws {
-        try resume(countingReference: false)
+        // As in switchInto(): the caller's reference must outlast the jump.
+        try withExtendedLifetime(self) { try resume(countingReference: false) }
     }
 
     /// ``resume()`` for a caller whose reference may not outlive the switch: the hub's wake-ups,
@@ -419,13 +424,9 @@ public class Greenlet {
         }
         suspending._withUnsafeGuaranteedRef { $0.state = .suspended }
         target.state = .running
-        // Without a counted reference, the caller's keeps `target` alive while it runs: its
-        // lifetime must not end before the jump, the last use the compiler would otherwise see.
-        let transfer = withExtendedLifetime(target) {
-            annotated
-                ? greenloop_fiber_jump(target.context.unsafelyUnwrapped, jumpData, target.fiber.unsafelyUnwrapped, 0)
-                : jump_fcontext(target.context.unsafelyUnwrapped, jumpData)
-        }
+        let transfer = annotated
+            ? greenloop_fiber_jump(target.context.unsafelyUnwrapped, jumpData, target.fiber.unsafelyUnwrapped, 0)
+            : jump_fcontext(target.context.unsafelyUnwrapped, jumpData)
         Greenlet.resumed(by: transfer)
         return suspending
     }
