@@ -9,10 +9,10 @@ import GreenloopCore
 /// which polls I/O first. So a greenlet that only yields costs two switches per `sleep(.zero)`,
 /// not a system call, and I/O is still polled at least every `yieldPollInterval`.
 final class ReadyQueue {
-    /// What is ready. Every payload is a plain value, references retained by hand (released
-    /// once the entry has run, or by `deinit`): with a class or closure payload, every copy of an
-    /// entry in and out of the queue went through outlined copy and destroy functions, each with
-    /// its own reference count operation.
+    /// What is ready. Every payload is a plain value, its reference retained by hand where the
+    /// entry holds one (each case says when; released once the entry has run, or by `deinit`):
+    /// with a class or closure payload, every copy of an entry in and out of the queue went
+    /// through outlined copy and destroy functions, each with its own reference count operation.
     enum Entry {
         /// A waiter to wake (``Hub/scheduleWake(_:)``): held by its owner while it waits, by the
         /// entry once the wait has ended otherwise (see `Waiter.hasScheduledWake`).
