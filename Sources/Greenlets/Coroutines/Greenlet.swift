@@ -188,8 +188,9 @@ public class Greenlet {
 
     /// Declares that the caller keeps a strong reference to this greenlet until ``unpin()``, so
     /// that the thread need not retain it while it runs: no switch to or from a pinned greenlet
-    /// counts a reference, not even the hub's wake-ups. The main greenlet (owned by its thread), a hub's greenlet (owned by
-    /// the hub) and a live spawned greenlet (owned by the hub's live list) are pinned.
+    /// counts a reference, not even the hub's wake-ups. The main greenlet (owned by its thread),
+    /// a hub's greenlet (owned by the hub) and a live spawned greenlet (owned by the hub's live
+    /// list) are pinned.
     final func pin() {
         guard !isPinned else { return }
         isPinned = true
@@ -353,14 +354,14 @@ public class Greenlet {
         try prepareToStart()
         return Greenlet.switchToSuspended(self, thread: thread.toOpaque(), countingReference: !isPinned, annotated: true)
             ._withUnsafeGuaranteedRef { resumed in
-            guard resumed.messageKind != .none else { return nil }
-            do {
-                try resumed.dropCarriedMessage()
-                return nil
-            } catch {
-                return error
+                guard resumed.messageKind != .none else { return nil }
+                do {
+                    try resumed.dropCarriedMessage()
+                    return nil
+                } catch {
+                    return error
+                }
             }
-        }
     }
 
     /// Called when a switch starts this greenlet, rather than ``startCarryingNothing()``.
