@@ -352,16 +352,17 @@ public class Greenlet {
         let thread = try checkThread("start")
         precondition(state == .notStarted, "startCarryingNothing() on a started greenlet")
         try prepareToStart()
-        return Greenlet.switchToSuspended(self, thread: thread.toOpaque(), countingReference: !isPinned, annotated: true)
-            ._withUnsafeGuaranteedRef { resumed in
-                guard resumed.messageKind != .none else { return nil }
-                do {
-                    try resumed.dropCarriedMessage()
-                    return nil
-                } catch {
-                    return error
-                }
+        let resumed = Greenlet.switchToSuspended(
+            self, thread: thread.toOpaque(), countingReference: !isPinned, annotated: true)
+        return resumed._withUnsafeGuaranteedRef { resumed in
+            guard resumed.messageKind != .none else { return nil }
+            do {
+                try resumed.dropCarriedMessage()
+                return nil
+            } catch {
+                return error
             }
+        }
     }
 
     /// Called when a switch starts this greenlet, rather than ``startCarryingNothing()``.

@@ -56,7 +56,9 @@ final class ReadyQueue {
         trigger.queue = nil
         while let entry = entries.popFirst() {
             switch entry {
-            case .resume(let waiter): if waiter._withUnsafeGuaranteedRef({ $0.takeScheduledWake() }) { waiter.release() }
+            case .resume(let waiter):
+                // Released only if it holds a reference (a wait that ended first handed it one).
+                if waiter._withUnsafeGuaranteedRef({ $0.takeScheduledWake() }) { waiter.release() }
             case .yielded(let greenlet, _, let isRetained): if isRetained { greenlet.release() }
             // Every start entry still queued holds its greenlet (see `Hub.scheduleStart`).
             case .start(let greenlet): greenlet.release()
