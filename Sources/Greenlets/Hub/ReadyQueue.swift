@@ -15,7 +15,7 @@ final class ReadyQueue {
     /// through outlined copy and destroy functions, each with its own reference count operation.
     enum Entry {
         /// A waiter to wake (``Hub/scheduleWake(_:)``): held by its owner while it waits, by the
-        /// entry once the wait has ended otherwise (see `Waiter.hasScheduledWake`).
+        /// entry once the wait has ended otherwise (see `Waiter.ScheduledWake`).
         case resume(Unmanaged<Waiter>)
         /// A greenlet in ``Hub/yieldCurrent()`` and the yield ticket it had when it yielded;
         /// retained unless it is pinned (none for a spawned greenlet), in which case the entry is

@@ -39,16 +39,23 @@ class Waiter {
     /// ``ReadinessWaiter``'s timeout): made by the first, kept for the next (a waiter is reused),
     /// retained by hand, and closed when the waiter goes (see ``armTimer(nanoseconds:referenced:)``).
     @exclusivity(unchecked) private var timer: Unmanaged<TimerWatcher>?
-    /// Whether a wake-up scheduled by ``wakeSoon()`` waits in the hub's ready queue. Its entry
-    /// holds no reference while the owner waits (the owner's does); a wait that ends before the
-    /// entry has run hands the entry one of its own (``scheduledWakeOwnsReference``), so that the
-    /// owner may let the waiter go. A retain and a release fewer per hand-off.
-    @exclusivity(unchecked) private(set) final var hasScheduledWake = false
-    @exclusivity(unchecked) private var scheduledWakeOwnsReference = false
+    /// The wake-up that ``wakeSoon()`` scheduled in the hub's ready queue, if it has not run.
+    @exclusivity(unchecked) private var scheduledWake = ScheduledWake.none
     /// Whether the wait in progress ends when ``timer`` expires.
     @exclusivity(unchecked) final var isTimed = false
     /// Set when the timer ended the wait; read once the wait is over.
     @exclusivity(unchecked) final var timedOut = false
+
+    /// A scheduled wake-up's entry holds no reference while the owner waits (the owner's
+    /// does); a wait that ends before the entry has run hands the entry one of its own, so that
+    /// the owner may let the waiter go. A retain and a release fewer per hand-off.
+    private enum ScheduledWake {
+        case none
+        /// Queued; the waiting owner keeps the waiter alive.
+        case borrowing
+        /// Queued, holding a reference of its own (the wait ended before it ran).
+        case owning
+    }
 
     /// A wake-up that came before the wait.
     private enum Early {
@@ -60,7 +67,7 @@ class Waiter {
 
     deinit {
         // An entry that holds it would keep it alive; one that does not may not outlive it.
-        assert(!hasScheduledWake, "a waiter went with a wake-up scheduled for it")
+        assert(scheduledWake == .none, "a waiter went with a wake-up scheduled for it")
         closeTimer()
     }
 
@@ -85,8 +92,8 @@ class Waiter {
     /// Suspends the current greenlet until woken, or throws the error it was failed with.
     final func wait() throws {
         // However the wait ends, a scheduled wake-up that has not run yet keeps the waiter alive
-        // from here on (see `hasScheduledWake`).
-        defer { if hasScheduledWake { scheduledWakeTakesReference() } }
+        // from here on (see `ScheduledWake`).
+        defer { if scheduledWake == .borrowing { scheduledWakeTakesReference() } }
         switch early {
         case .none:
             break
@@ -239,16 +246,19 @@ class Waiter {
     /// From any greenlet: wakes the waiter from the hub at the next iteration, once; the owner
     /// must ``wait()`` on it, or have waited, before it lets the waiter go.
     final func wakeSoon() {
-        precondition(!hasScheduledWake, "a waiter woken soon twice")
-        hasScheduledWake = true
+        precondition(scheduledWake == .none, "a waiter woken soon twice")
+        scheduledWake = .borrowing
         withHub { $0.scheduleWake(Unmanaged.passUnretained(self)) }
     }
+
+    /// Whether a scheduled wake-up is still to come (a recycled waiter would get it in a later
+    /// wait).
+    final var hasScheduledWake: Bool { scheduledWake != .none }
 
     /// A wait ended before its scheduled wake-up ran: the entry takes a reference of its own.
     @inline(never)
     private final func scheduledWakeTakesReference() {
-        guard !scheduledWakeOwnsReference else { return }
-        scheduledWakeOwnsReference = true
+        scheduledWake = .owning
         _ = Unmanaged.passUnretained(self).retain()
     }
 
@@ -256,8 +266,7 @@ class Waiter {
     /// it and returns whether the entry holds a reference, which the caller then releases (after
     /// ``wake()``, not before: until then the waiter must stay).
     final func takeScheduledWake() -> Bool {
-        hasScheduledWake = false
-        defer { scheduledWakeOwnsReference = false }
-        return scheduledWakeOwnsReference
+        defer { scheduledWake = .none }
+        return scheduledWake == .owning
     }
 }
