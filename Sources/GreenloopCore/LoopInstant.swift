@@ -44,14 +44,16 @@ public struct LoopInstant: Comparable, Hashable, Sendable, CustomStringConvertib
 }
 
 extension Duration {
-    /// The whole nanoseconds in a non-negative duration, saturating at `UInt64.max`; `nil` when
-    /// negative.
-    package var wholeNanoseconds: UInt64? {
+    /// The whole nanoseconds in a non-negative duration, saturating at `UInt64.max`: what every
+    /// timer, sleep and timeout is set with.
+    ///
+    /// - Throws: ``LoopError/invalidDuration(_:)`` when negative.
+    package func timerNanoseconds() throws(LoopError) -> UInt64 {
         // Under about 18 s (the frozen 128-bit attosecond count fits its low half): one 64-bit
         // division, where `components` divides 128-bit integers (a twentieth of a timer's start).
         if _high == 0 { return _low / 1_000_000_000 }
         let (seconds, attoseconds) = components
-        if seconds < 0 || (seconds == 0 && attoseconds < 0) { return nil }
+        if seconds < 0 || (seconds == 0 && attoseconds < 0) { throw .invalidDuration(self) }
         let (scaled, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return .max }
         let (sum, overflow2) = scaled.addingReportingOverflow(UInt64(attoseconds / 1_000_000_000))

@@ -33,8 +33,8 @@ public final class TimerWatcher: Watcher {
     init(loop: EventLoop, after: Duration, repeat: Duration, callback: @escaping () throws -> Void)
         throws(LoopError)
     {
-        self.afterNanoseconds = try TimerWatcher.nanoseconds(after)
-        self.repeatNanoseconds = try TimerWatcher.nanoseconds(`repeat`)
+        self.afterNanoseconds = try after.timerNanoseconds()
+        self.repeatNanoseconds = try `repeat`.timerNanoseconds()
         self.after = after
         self.repeat = `repeat`
         self.callback = callback
@@ -67,8 +67,8 @@ public final class TimerWatcher: Watcher {
     public func set(after: Duration, repeat: Duration) throws(LoopError) {
         try checkUsable("set(after:repeat:)")
         guard state != .active else { throw .watcherActive(operation: "set(after:repeat:)", watcher: kindName) }
-        afterNanoseconds = try TimerWatcher.nanoseconds(after)
-        repeatNanoseconds = try TimerWatcher.nanoseconds(`repeat`)
+        afterNanoseconds = try after.timerNanoseconds()
+        repeatNanoseconds = try `repeat`.timerNanoseconds()
         self.after = after
         self.repeat = `repeat`
     }
@@ -76,7 +76,7 @@ public final class TimerWatcher: Watcher {
     /// Changes the interval; active or not, it applies from the next expiry or ``again()``.
     public func setRepeat(_ interval: Duration) throws(LoopError) {
         try checkUsable("setRepeat(_:)")
-        repeatNanoseconds = try TimerWatcher.nanoseconds(interval)
+        repeatNanoseconds = try interval.timerNanoseconds()
         self.repeat = interval
     }
 
@@ -166,10 +166,5 @@ public final class TimerWatcher: Watcher {
         deadline = postponed
         native?.start(afterNanoseconds: postponed.nanoseconds - now.nanoseconds, priority: priority)
         return true
-    }
-
-    private static func nanoseconds(_ duration: Duration) throws(LoopError) -> UInt64 {
-        guard let ns = duration.wholeNanoseconds else { throw .invalidDuration(duration) }
-        return ns
     }
 }

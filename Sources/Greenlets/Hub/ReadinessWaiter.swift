@@ -19,8 +19,8 @@ import GreenloopCore
 ///
 /// **Lifetime.** The io watcher's callback holds the waiter (the cycle this makes ends in
 /// ``close()``, which every owner calls; the timer's holds it unretained, and goes with it), and
-/// libev and libevent callbacks keep their watcher alive while they run: so a callback may resume a greenlet that closes the socket and drops the
-/// waiter. A wait holds no reference of its own: whoever closes the waiter while a greenlet waits
+/// libev and libevent callbacks keep their watcher alive while they run: so a callback may
+/// resume a greenlet that closes the socket and drops the waiter. A wait holds no reference of its own: whoever closes the waiter while a greenlet waits
 /// in it ends that wait first and keeps the waiter alive until it has
 /// (``cancelWait(throwing:)``).
 final class ReadinessWaiter: Waiter {
@@ -108,9 +108,8 @@ final class ReadinessWaiter: Waiter {
     @inline(never)
     private func armTimer(_ timeout: Duration) throws {
         if timeout != lastTimeout {
-            guard let nanoseconds = timeout.wholeNanoseconds else { throw LoopError.invalidDuration(timeout) }
+            lastTimeoutNanoseconds = try timeout.timerNanoseconds()
             lastTimeout = timeout
-            lastTimeoutNanoseconds = nanoseconds
         }
         // Unreferenced: see "So does the timeout timer".
         try armTimer(nanoseconds: lastTimeoutNanoseconds, referenced: false)

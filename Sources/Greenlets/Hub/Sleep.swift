@@ -15,7 +15,7 @@ public func sleep(_ duration: Duration) throws {
     if duration.isZeroOrNegative {
         return try Hub.unretainedCurrent()._withUnsafeGuaranteedRef { try $0.yieldCurrent() }
     }
-    guard let nanoseconds = duration.wholeNanoseconds else { throw LoopError.invalidDuration(duration) }
+    let nanoseconds = try duration.timerNanoseconds()
     try Hub.unretainedCurrent()._withUnsafeGuaranteedRef { hub in
         let waiter = hub.takeWaiter()
         try waiter.sleep(nanoseconds: nanoseconds)
