@@ -32,7 +32,10 @@ public final class EventLoop: Loop {
     /// See ``Loop/activeWatcherCount``.
     @exclusivity(unchecked) public private(set) var activeWatcherCount = 0
     /// See ``Loop/referencedWatcherCount``.
-    @exclusivity(unchecked) public private(set) var referencedWatcherCount = 0
+    public var referencedWatcherCount: Int { referencedCount }
+    /// ``referencedWatcherCount``'s storage, which the inlined
+    /// ``activeWatcherChangedRef(to:)`` writes.
+    @usableFromInline @exclusivity(unchecked) var referencedCount = 0
     /// See ``Loop/isRunning``.
     @exclusivity(unchecked) public private(set) var isRunning = false
     /// See ``Loop/isClosed``.
@@ -358,16 +361,17 @@ public final class EventLoop: Loop {
 
     func watcherActivated(referenced: Bool) {
         activeWatcherCount += 1
-        if referenced { referencedWatcherCount += 1 }
+        if referenced { referencedCount += 1 }
     }
 
     func watcherDeactivated(referenced: Bool) {
         activeWatcherCount -= 1
-        if referenced { referencedWatcherCount -= 1 }
+        if referenced { referencedCount -= 1 }
     }
 
+    @inlinable
     func activeWatcherChangedRef(to referenced: Bool) {
-        referencedWatcherCount += referenced ? 1 : -1
+        referencedCount += referenced ? 1 : -1
     }
 
     func phaseWatcherStarted(_ watcher: LoopPhaseWatcher) {

@@ -7,10 +7,12 @@ public struct IOEvents: OptionSet, Hashable, Sendable, CustomStringConvertible {
     /// Events from their bits.
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
+    // Computed and inlinable rather than stored: a stored static is reached through a lazy
+    // initialiser's accessor, a call on every io callback.
     /// The descriptor can be read without blocking (or is at end of file, or has an error).
-    public static let read = IOEvents(rawValue: 1)
+    @inlinable public static var read: IOEvents { IOEvents(rawValue: 1) }
     /// The descriptor can be written without blocking.
-    public static let write = IOEvents(rawValue: 2)
+    @inlinable public static var write: IOEvents { IOEvents(rawValue: 2) }
 
     /// `read`, `write`, `read|write` or `none`.
     public var description: String {

@@ -21,6 +21,7 @@ public class Watcher {
     /// The least urgent priority (libev's `EV_MINPRI`).
     public static let minimumPriority = -2
 
+    @usableFromInline
     enum State {
         case stopped, active, closed
     }
@@ -29,20 +30,22 @@ public class Watcher {
     /// form no cycle with it: ``retainedLoop`` keeps it alive for a user's watcher, and the loop
     /// owns its internal ones. Unmanaged rather than `unowned(unsafe)`, whose every use the
     /// compiler wraps in a retain and a release: the hot paths go through ``withEventLoop(_:)``.
-    private let loopReference: Unmanaged<EventLoop>
+    @usableFromInline let loopReference: Unmanaged<EventLoop>
     /// The strong reference by which a user's watcher keeps its loop alive; `nil` for the loop's
     /// internal watchers (owned by the loop, or by a watcher that holds the loop).
     private let retainedLoop: EventLoop?
     /// False for the loop's own internal watchers, which never keep `run` going.
-    let isCounted: Bool
+    @usableFromInline let isCounted: Bool
     // Unchecked exclusivity (here and below): the loop's thread only (checked on every public
     // call), and no access stays open across a callback; the dynamic checks showed in every
     // wake-up's profile.
-    @exclusivity(unchecked) var state = State.stopped
+    @usableFromInline @exclusivity(unchecked) var state = State.stopped
 
     /// Whether the watcher, while active, keeps ``Loop/run(_:)`` going (libev's `ev_ref`). True
     /// for new watchers.
-    @exclusivity(unchecked) public private(set) var ref = true
+    public final var ref: Bool { isReferenced }
+    /// ``ref``'s storage, which the inlined ``setRefOnLoopThread(_:)`` writes.
+    @usableFromInline @exclusivity(unchecked) var isReferenced = true
     /// The watcher's priority, from ``minimumPriority`` to ``maximumPriority``; 0 for new
     /// watchers. It orders io and timer callbacks that become ready in the same iteration, higher
     /// first (libev: strictly; libevent: by queue). Other kinds run in their own phase of the
@@ -63,7 +66,7 @@ public class Watcher {
 
     /// Runs `body` with the loop, counting no reference to it: the watcher keeps it alive (see
     /// ``loopReference``).
-    @inline(__always)
+    @usableFromInline @inline(__always)
     final func withEventLoop<Result>(_ body: (EventLoop) -> Result) -> Result {
         loopReference._withUnsafeGuaranteedRef(body)
     }
@@ -71,8 +74,10 @@ public class Watcher {
     /// "timer watcher", "io watcher", …: used in error messages.
     var kindName: String { "watcher" }
 
-    /// Whether the watcher is started (and its loop open). Cost: two loads.
-    public var isActive: Bool { state == .active && !withEventLoop { $0.isClosed } }
+    /// Whether the watcher is started (and its loop open). Cost: two loads (inlined into the
+    /// caller).
+    @inlinable
+    public final var isActive: Bool { state == .active && !withEventLoop { $0.isClosed } }
 
     /// Whether its event happened and its callback has not run yet.
     public var isPending: Bool { false }
@@ -123,11 +128,13 @@ public class Watcher {
 
     /// ``setRef(_:)`` without its checks, for a caller that runs on the loop's thread by
     /// construction (a hub's waits, which toggle a watcher's ref around every wait). Cost: a few
-    /// loads and stores. Safe on a closed watcher: then only the flag changes.
+    /// loads and stores, inlined into the caller. Safe on a closed watcher: then only the flag
+    /// changes.
+    @inlinable
     package final func setRefOnLoopThread(_ ref: Bool) {
-        guard ref != self.ref else { return }
+        guard ref != isReferenced else { return }
         if state == .active && isCounted { withEventLoop { $0.activeWatcherChangedRef(to: ref) } }
-        self.ref = ref
+        isReferenced = ref
     }
 
     /// Sets ``priority``.
