@@ -19,12 +19,14 @@ import SystemPackage
 /// Cost: start and stop are O(1); libev batches kernel changes until the next wait, libevent's
 /// epoll applies them at once (one `epoll_ctl`).
 public final class IOWatcher: Watcher {
+    // The callback first: next to the state that every wake-up reads too, in the same cache line
+    // as a rule.
+    private let callback: (IOEvents) throws -> Void
     // Unchecked exclusivity (here and below): see Watcher.state.
     /// The descriptor watched.
     @exclusivity(unchecked) public private(set) var fileDescriptor: FileDescriptor
     /// The events watched.
     @exclusivity(unchecked) public private(set) var events: IOEvents
-    private let callback: (IOEvents) throws -> Void
     @exclusivity(unchecked) private var native: (any NativeIO)?
 
     init(

@@ -31,9 +31,6 @@ public class Watcher {
     /// owns its internal ones. Unmanaged rather than `unowned(unsafe)`, whose every use the
     /// compiler wraps in a retain and a release: the hot paths go through ``withEventLoop(_:)``.
     @usableFromInline let loopReference: Unmanaged<EventLoop>
-    /// The strong reference by which a user's watcher keeps its loop alive; `nil` for the loop's
-    /// internal watchers (owned by the loop, or by a watcher that holds the loop).
-    private let retainedLoop: EventLoop?
     /// False for the loop's own internal watchers, which never keep `run` going.
     @usableFromInline let isCounted: Bool
     // Unchecked exclusivity (here and below): the loop's thread only (checked on every public
@@ -50,7 +47,14 @@ public class Watcher {
     /// watchers. It orders io and timer callbacks that become ready in the same iteration, higher
     /// first (libev: strictly; libevent: by queue). Other kinds run in their own phase of the
     /// iteration and ignore it.
-    @exclusivity(unchecked) public private(set) var priority = 0
+    public final var priority: Int { Int(storedPriority) }
+    /// ``priority`` in a byte, beside the flags: the stored properties that a wake-up reads
+    /// (these and the kind's callback, which comes right after them) then share a cache line as
+    /// a rule.
+    @exclusivity(unchecked) private var storedPriority: Int8 = 0
+    /// The strong reference by which a user's watcher keeps its loop alive; `nil` for the loop's
+    /// internal watchers (owned by the loop, or by a watcher that holds the loop).
+    private let retainedLoop: EventLoop?
 
     init(loop: EventLoop, isCounted: Bool) {
         self.loopReference = .passUnretained(loop)
@@ -147,7 +151,7 @@ public class Watcher {
             throw .invalidPriority(priority)
         }
         guard state != .active else { throw .watcherActive(operation: "setPriority(_:)", watcher: kindName) }
-        self.priority = priority
+        storedPriority = Int8(priority)
     }
 
     // MARK: For the kinds
