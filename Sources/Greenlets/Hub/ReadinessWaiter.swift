@@ -24,10 +24,10 @@ import GreenloopCore
 /// in it ends that wait first and keeps the waiter alive until it has
 /// (``cancelWait(throwing:)``).
 final class ReadinessWaiter: Waiter {
+    // The io watcher is ``Waiter/ioWatcher``: made right after initialisation (its callback
+    // needs `self`); retained by hand, so that a wait reaches it without a reference count
+    // operation, and released by ``close()``.
     // Unchecked exclusivity (here and below): see Waiter.
-    /// Made right after initialisation (its callback needs `self`); retained by hand, so that a
-    /// wait reaches it without a reference count operation, and released by ``close()``.
-    @exclusivity(unchecked) private var watcher: Unmanaged<IOWatcher>?
     /// The last timeout a wait had, and in nanoseconds: sockets wait with the same one again and
     /// again, and a `Duration` of 18 s or more converts through 128-bit divisions.
     @exclusivity(unchecked) private var lastTimeout = Duration.zero
@@ -43,13 +43,13 @@ final class ReadinessWaiter: Waiter {
         // keeps alive while it calls back. (`unowned(unsafe)` cost a retain and a release per
         // wake-up; an `Unmanaged` capture, a context object of its own.)
         let made = try hub.loop.makeIOWatcher(.init(rawValue: fd), events) { _ in self.ready() }
-        watcher = .passRetained(made)
+        ioWatcher = .passRetained(made)
     }
 
     /// Runs `body` with the io watcher, counting no reference to it.
     @inline(__always)
     private func withWatcher<Result>(_ body: (IOWatcher) throws -> Result) rethrows -> Result {
-        try watcher.unsafelyUnwrapped._withUnsafeGuaranteedRef(body)
+        try ioWatcher.unsafelyUnwrapped._withUnsafeGuaranteedRef(body)
     }
 
     /// Waits until ready, at most `timeout`; false when the timeout passed first. Not after
@@ -85,7 +85,7 @@ final class ReadinessWaiter: Waiter {
     /// closed the waiter.
     @inline(__always)
     private func endWait(stayStarted: Bool) {
-        guard let watcher else { return }
+        guard let watcher = ioWatcher else { return }
         isTimed = false
         if stayStarted {
             watcher._withUnsafeGuaranteedRef { $0.setRefOnLoopThread(false) }
@@ -142,8 +142,8 @@ final class ReadinessWaiter: Waiter {
     /// Stops and frees the watchers, and with them the io watcher's reference to this waiter;
     /// call before the descriptor is closed. Calling it again does nothing.
     func close() {
-        guard let watcher else { return }
-        self.watcher = nil
+        guard let watcher = ioWatcher else { return }
+        ioWatcher = nil
         watcher._withUnsafeGuaranteedRef { try? $0.close() }
         watcher.release()
         closeTimer()

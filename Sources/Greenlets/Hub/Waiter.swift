@@ -25,26 +25,33 @@ class Waiter {
     /// unless pinned (see ``Greenlet/pin()``): a pinned greenlet's pin cannot end while it waits,
     /// since only the greenlet itself or a kill before its start ends it.
     @exclusivity(unchecked) private var waiting: Unmanaged<Greenlet>?
-    @exclusivity(unchecked) private var waitingIsRetained = false
+    /// The io watcher of a ``ReadinessWaiter``, which makes it, retains it by hand and closes it;
+    /// `nil` for every other waiter. Kept here rather than in the subclass, whose stored
+    /// properties come after all of these: beside ``waiting`` and the flags below, it shares their
+    /// cache line as a rule, and a resumed reader touches one line of its waiter instead of two
+    /// (at a thousand connections every waiter is cold by its next wake-up).
+    @exclusivity(unchecked) final var ioWatcher: Unmanaged<IOWatcher>?
     @exclusivity(unchecked) private var early: Early = .none
+    @exclusivity(unchecked) private var waitingIsRetained = false
     /// Whether it stands in a ``HandOffQueue``.
     @exclusivity(unchecked) final var isQueued = false
-    /// Whether a ``HandOffQueue`` handed it something, and what (`nil` for a hand-off of
-    /// nothing), for its owner to take after the wake-up.
+    /// Whether a ``HandOffQueue`` handed it something (see ``handedValue``).
     @exclusivity(unchecked) private var wasHanded = false
-    @exclusivity(unchecked) private var handedValue: Any?
-    /// The next in the hub's list of spare waiters, while this one is there.
-    @exclusivity(unchecked) final var nextSpare: Unmanaged<Waiter>?
-    /// The timer of the waits through this waiter that have a time limit (a sleep, a
-    /// ``ReadinessWaiter``'s timeout): made by the first, kept for the next (a waiter is reused),
-    /// retained by hand, and closed when the waiter goes (see ``armTimer(nanoseconds:referenced:)``).
-    @exclusivity(unchecked) private var timer: Unmanaged<TimerWatcher>?
     /// The wake-up that ``wakeSoon()`` scheduled in the hub's ready queue, if it has not run.
     @exclusivity(unchecked) private var scheduledWake = ScheduledWake.none
     /// Whether the wait in progress ends when ``timer`` expires.
     @exclusivity(unchecked) final var isTimed = false
     /// Set when the timer ended the wait; read once the wait is over.
     @exclusivity(unchecked) final var timedOut = false
+    /// The timer of the waits through this waiter that have a time limit (a sleep, a
+    /// ``ReadinessWaiter``'s timeout): made by the first, kept for the next (a waiter is reused),
+    /// retained by hand, and closed when the waiter goes (see ``armTimer(nanoseconds:referenced:)``).
+    @exclusivity(unchecked) private var timer: Unmanaged<TimerWatcher>?
+    /// The next in the hub's list of spare waiters, while this one is there.
+    @exclusivity(unchecked) final var nextSpare: Unmanaged<Waiter>?
+    /// What a ``HandOffQueue`` handed it (`nil` for a hand-off of nothing), for its owner to take
+    /// after the wake-up. Last: the hand-offs that fill it touch the waiter anyway.
+    @exclusivity(unchecked) private var handedValue: Any?
 
     /// A scheduled wake-up's entry holds no reference while the owner waits (the owner's
     /// does); a wait that ends before the entry has run hands the entry one of its own, so that
