@@ -455,6 +455,31 @@ public class Greenlet {
 
     // MARK: Switching
 
+    /// Asks the processor for this greenlet's first two cache lines, which hold what a switch
+    /// reads: for a resumption that will come later (see ``prefetchResumption()``). A hint only.
+    @inline(__always)
+    final func prefetchObject() {
+        let address = Unmanaged.passUnretained(self).toOpaque()
+        greenloop_prefetch(address)
+        greenloop_prefetch(address + 64)
+    }
+
+    /// Asks the processor for the lines that resuming this suspended greenlet reads first: the
+    /// registers its switch saved on its stack and the frames just above them, three cache lines
+    /// from its saved stack pointer. For the hub, which resumes many greenlets in a row: each
+    /// one's lines come while the one before it runs, instead of missing the cache one after the
+    /// other (a server with a thousand connections finds every stack cold). A hint only; it does
+    /// nothing for a greenlet that is not suspended.
+    @inline(__always)
+    final func prefetchResumption() {
+        // Reads the object: call it once the object's lines had time to come (`prefetchObject`).
+        guard state == .suspended, let context else { return }
+        let savedStackPointer = UnsafeRawPointer(context)
+        greenloop_prefetch(savedStackPointer)
+        greenloop_prefetch(savedStackPointer + 64)
+        greenloop_prefetch(savedStackPointer + 128)
+    }
+
     /// This greenlet, or its first ancestor that is not dead.
     final var liveSelfOrAncestor: Greenlet {
         @inline(__always) get {

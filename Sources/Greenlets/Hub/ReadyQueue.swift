@@ -133,6 +133,11 @@ final class ReadyQueue {
         while let entry = entries.popFirst() {
             switch entry {
             case .resume(let waiter):
+                // The next wake-up's greenlet: its stack comes into the cache while this one runs.
+                // (Queued, so alive: its owner holds it while it waits, else the entry does.)
+                if case .resume(let next)? = entries.first {
+                    next._withUnsafeGuaranteedRef { $0.prefetchWaitingGreenletsStack() }
+                }
                 let entryOwnsReference = waiter._withUnsafeGuaranteedRef { $0.takeScheduledWake() }
                 waiter._withUnsafeGuaranteedRef { $0.wake() }
                 if entryOwnsReference { waiter.release() }

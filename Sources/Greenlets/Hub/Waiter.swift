@@ -98,25 +98,37 @@ class Waiter {
 
     /// Suspends the current greenlet until woken, or throws the error it was failed with.
     final func wait() throws {
-        // However the wait ends, a scheduled wake-up that has not run yet keeps the waiter alive
-        // from here on (see `ScheduledWake`).
-        defer { if scheduledWake == .borrowing { scheduledWakeTakesReference() } }
+        defer { waitEnded() }
+        if try takeEarlyWakeUp() { return }
+        try suspendUntilWoken()
+    }
+
+    /// Takes the wake-up that came before the wait, if one did: true for a wake, throws for a
+    /// failure, false for none (the wait must suspend).
+    @inline(__always)
+    final func takeEarlyWakeUp() throws -> Bool {
         switch early {
         case .none:
-            break
+            return false
         case .woken:
             early = .none
-            return
+            return true
         case .failed(let error):
             early = .none
             throw error
         }
-        try suspendUntilWoken()
     }
 
-    /// ``wait()`` for a waiter that is never woken early (a ``ReadinessWaiter``), inlined into
-    /// its callers: one stack frame less on every waiting greenlet's stack, whose lines the
-    /// switch back touches.
+    /// Call when a wait ends, however it ended: a scheduled wake-up that has not run yet keeps
+    /// the waiter alive from here on (see `ScheduledWake`), and will be kept for the next wait.
+    @inline(__always)
+    final func waitEnded() {
+        if scheduledWake == .borrowing { scheduledWakeTakesReference() }
+    }
+
+    /// The suspension of ``wait()`` without its early wake-up and its end (which the caller
+    /// handles), inlined into its callers: one stack frame less on every waiting greenlet's stack,
+    /// whose lines the switch back touches (see ``ReadinessWaiter``).
     @inline(__always)
     final func suspendUntilWoken() throws {
         let current = GreenletThread.runningOnCallingThread
@@ -126,6 +138,20 @@ class Waiter {
         waitingIsRetained = retains
         defer { clearWaiting() }
         try withHub { try $0.switchToHub() }
+    }
+
+    /// Asks the processor for the waiting greenlet's object, which the wake-up reads first: for
+    /// a wake-up that will run later (see ``Greenlet/prefetchResumption()``).
+    @inline(__always)
+    final func prefetchWaitingGreenlet() {
+        waiting?._withUnsafeGuaranteedRef { $0.prefetchObject() }
+    }
+
+    /// Asks the processor for the lines that resuming the waiting greenlet reads first (see
+    /// ``Greenlet/prefetchResumption()``).
+    @inline(__always)
+    final func prefetchWaitingGreenletsStack() {
+        waiting?._withUnsafeGuaranteedRef { $0.prefetchResumption() }
     }
 
     /// Whether a greenlet is suspended in ``wait()``.
