@@ -459,9 +459,7 @@ public class Greenlet {
     /// reads: for a resumption that will come later (see ``prefetchResumption()``). A hint only.
     @inline(__always)
     final func prefetchObject() {
-        let address = Unmanaged.passUnretained(self).toOpaque()
-        greenloop_prefetch(address)
-        greenloop_prefetch(address + 64)
+        prefetchFirstLines(of: Unmanaged.passUnretained(self))
     }
 
     /// Asks the processor for the lines that resuming this suspended greenlet reads first: the
@@ -827,4 +825,14 @@ private func runBody(_ start: (body: Greenlet.Body?, first: Ending)) -> Ending {
         GreenletThread.runningOnCallingThread._withUnsafeGuaranteedRef { $0.runWithoutClosure() }
         return .returnedNothing
     }
+}
+
+/// Asks the processor for the first two cache lines of `object` (its header and the stored
+/// properties that follow), for a use that comes later. A hint only: it reads nothing, so the
+/// object need not be alive by the time the lines come.
+@inline(__always)
+func prefetchFirstLines<Object: AnyObject>(of object: Unmanaged<Object>) {
+    let address = object.toOpaque()
+    greenloop_prefetch(address)
+    greenloop_prefetch(address + 64)
 }

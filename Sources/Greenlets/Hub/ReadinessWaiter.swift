@@ -139,7 +139,6 @@ final class ReadinessWaiter: Waiter {
         guard hasWaitingGreenlet else { return stopWatchers() }
         // One that a wait which ended otherwise left queued wakes this one as well.
         guard !hasScheduledWake else { return }
-        prefetchWaitingGreenlet()
         wakeSoon()
     }
 

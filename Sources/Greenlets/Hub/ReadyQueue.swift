@@ -125,6 +125,26 @@ final class ReadyQueue {
         if let carried { hub!.errorHandler(carried, "hub") }
     }
 
+    /// Asks the processor, in three stages, for what resuming the next woken greenlets reads:
+    /// the waiter of the wake-up three entries on, the greenlet of the one two entries on (whose
+    /// waiter was asked for one entry ago), and the top of the stack of the next one (whose
+    /// greenlet was asked for one entry ago). So every line read here was asked for while a
+    /// greenlet ran, and a resumed greenlet finds its lines in the cache: with many connections
+    /// they are all cold by the next wake-up, and each resumption used to wait for them in turn.
+    /// The entries are queued, so alive: their owners hold their waiters while they wait, else
+    /// the entries do.
+    @inline(__always)
+    private func prefetchUpcomingWakeUps() {
+        let count = entries.count
+        if count > 2, case .resume(let third) = entries[2] { prefetchFirstLines(of: third) }
+        if count > 1, case .resume(let second) = entries[1] {
+            second._withUnsafeGuaranteedRef { $0.prefetchWaitingGreenlet() }
+        }
+        if count > 0, case .resume(let next) = entries[0] {
+            next._withUnsafeGuaranteedRef { $0.prefetchWaitingGreenletsStack() }
+        }
+    }
+
     private func drain() {
         isDrainScheduled = false
         let started = LoopInstant.monotonicNow().nanoseconds
@@ -133,11 +153,7 @@ final class ReadyQueue {
         while let entry = entries.popFirst() {
             switch entry {
             case .resume(let waiter):
-                // The next wake-up's greenlet: its stack comes into the cache while this one runs.
-                // (Queued, so alive: its owner holds it while it waits, else the entry does.)
-                if case .resume(let next)? = entries.first {
-                    next._withUnsafeGuaranteedRef { $0.prefetchWaitingGreenletsStack() }
-                }
+                prefetchUpcomingWakeUps()
                 let entryOwnsReference = waiter._withUnsafeGuaranteedRef { $0.takeScheduledWake() }
                 waiter._withUnsafeGuaranteedRef { $0.wake() }
                 if entryOwnsReference { waiter.release() }
