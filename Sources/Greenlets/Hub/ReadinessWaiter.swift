@@ -23,9 +23,9 @@ import GreenloopCore
 /// next resumptions read while a greenlet runs (see `ReadyQueue.prefetchUpcomingWakeUps()`). With
 /// many connections every one of those lines is cold by the next round trip; fetched in the
 /// shadow of other work, they cost an echo server at 1,000 connections a third of its user time
-/// less. A wait that ends otherwise before its wake-up has run (its timeout
-/// fired in the same iteration, a kill) keeps that wake-up for the next wait, which then returns
-/// at once: readiness was seen, and the caller's next system call finds out whether it lasted.
+/// less. A wait that ends otherwise before its wake-up has run (its timeout fired in the same
+/// iteration, a kill) keeps that wake-up for the next wait, which then returns at once:
+/// readiness was seen, and the caller's next system call finds out whether it lasted.
 ///
 /// **Lifetime.** The io watcher's callback holds the waiter (the cycle this makes ends in
 /// ``close()``, which every owner calls; the timer's holds it unretained, and goes with it). A
@@ -93,9 +93,10 @@ final class ReadinessWaiter: Waiter {
         return ready
     }
 
-    /// After a wait: leaves the watchers started, the io watcher unreferenced (the next wait is
-    /// likely soon), or stops them. Nothing to do when the wait ended because another greenlet
-    /// closed the waiter.
+    /// After a wait: gives a wake-up still queued for it a reference of its own (see "Lifetime"),
+    /// then leaves the watchers started, the io watcher unreferenced (the next wait is likely
+    /// soon), or stops them; nothing more when the wait ended because another greenlet closed the
+    /// waiter.
     @inline(__always)
     private func endWait(stayStarted: Bool) {
         waitEnded()

@@ -57,10 +57,6 @@ struct RingQueue<Element>: ~Copyable {
         return element
     }
 
-    /// The front element, left in place; `nil` when empty.
-    @inline(__always)
-    var first: Element? { count > 0 ? storage[head] : nil }
-
     /// The element `offset` places from the front (`0 ..< count`).
     subscript(offset: Int) -> Element {
         precondition(offset >= 0 && offset < count, "RingQueue index out of range")
