@@ -49,8 +49,7 @@ public class Watcher {
     /// iteration and ignore it.
     public final var priority: Int { Int(storedPriority) }
     /// ``priority`` in a byte, beside the flags: the stored properties that a wake-up reads
-    /// (these and the kind's callback, which comes right after them) then share a cache line as
-    /// a rule.
+    /// (these, and the kind's callback, a word after them) then share a cache line as a rule.
     @exclusivity(unchecked) private var storedPriority: Int8 = 0
     /// The strong reference by which a user's watcher keeps its loop alive; `nil` for the loop's
     /// internal watchers (owned by the loop, or by a watcher that holds the loop).
