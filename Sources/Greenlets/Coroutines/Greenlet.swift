@@ -455,13 +455,6 @@ public class Greenlet {
 
     // MARK: Switching
 
-    /// Asks the processor for this greenlet's first two cache lines, which hold what a switch
-    /// reads: for a resumption that will come later (see ``prefetchResumption()``). A hint only.
-    @inline(__always)
-    final func prefetchObject() {
-        prefetchFirstLines(of: Unmanaged.passUnretained(self))
-    }
-
     /// Asks the processor for the lines that resuming this suspended greenlet reads first: the
     /// registers its switch saved on its stack and the frames just above them, three cache lines
     /// from its saved stack pointer. For the hub, which resumes many greenlets in a row: each
@@ -470,7 +463,7 @@ public class Greenlet {
     /// nothing for a greenlet that is not suspended.
     @inline(__always)
     final func prefetchResumption() {
-        // Reads the object: call it once the object's lines had time to come (`prefetchObject`).
+        // Reads the object: call it once its first lines had time to come (`prefetchFirstLines`).
         guard state == .suspended, let context else { return }
         let savedStackPointer = UnsafeRawPointer(context)
         greenloop_prefetch(savedStackPointer)

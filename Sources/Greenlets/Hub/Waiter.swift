@@ -140,11 +140,12 @@ class Waiter {
         try withHub { try $0.switchToHub() }
     }
 
-    /// Asks the processor for the waiting greenlet's object, which the wake-up reads first: for
-    /// a wake-up that will run later (see ``Greenlet/prefetchResumption()``).
+    /// Asks the processor for the first lines of the waiting greenlet's object, which hold what
+    /// the wake-up's switch reads: for a wake-up that will run later (see
+    /// ``Greenlet/prefetchResumption()``).
     @inline(__always)
     final func prefetchWaitingGreenlet() {
-        waiting?._withUnsafeGuaranteedRef { $0.prefetchObject() }
+        if let waiting { prefetchFirstLines(of: waiting) }
     }
 
     /// Asks the processor for the lines that resuming the waiting greenlet reads first (see
