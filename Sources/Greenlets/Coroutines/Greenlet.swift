@@ -819,13 +819,3 @@ private func runBody(_ start: (body: Greenlet.Body?, first: Ending)) -> Ending {
         return .returnedNothing
     }
 }
-
-/// Asks the processor for the first two cache lines of `object` (its header and the stored
-/// properties that follow), for a use that comes later. A hint only: it reads nothing, so the
-/// object need not be alive by the time the lines come.
-@inline(__always)
-func prefetchFirstLines<Object: AnyObject>(of object: Unmanaged<Object>) {
-    let address = object.toOpaque()
-    greenloop_prefetch(address)
-    greenloop_prefetch(address + 64)
-}
