@@ -552,26 +552,30 @@ public class Greenlet {
 
     /// Runs first on every resumed stack: keeps the context of the greenlet that jumped here (or
     /// frees its stack if it ended), then releases the reference the thread counted on it as the
-    /// running greenlet, if it counted one, which came along with the jump (flagged in the low bit
-    /// of its address, see `GreenletThread.exchangeCurrent`). Released only here, once it is off
-    /// its stack: if that was its last reference, a suspended greenlet unwinds (see `deinit`) and
-    /// a dead one goes away.
+    /// running greenlet, if it counted one, which came along with the jump. Released only here,
+    /// once it is off its stack: if that was its last reference, a suspended greenlet unwinds
+    /// (see `deinit`) and a dead one goes away.
+    ///
+    /// The jump's data is the jumper's address with two flags in its low bits (a greenlet is
+    /// 16-byte aligned): `GreenletThread.countedBit`, and ``endedBit`` from a greenlet's final
+    /// jump, so that the common case tests a register rather than the jumper's state.
     ///
     /// Inlined into every switch: as an out-of-line static method of this (non-final) class it
     /// cost a call and a metadata lookup per switch. A jumper that ended takes the outlined path.
     @inlinable @inline(__always)
     static func resumed(by transfer: greenloop_transfer_t) {
         let bits = UInt(bitPattern: transfer.data)
-        let jumper = Unmanaged<Greenlet>.fromOpaque(UnsafeMutableRawPointer(bitPattern: bits & ~1).unsafelyUnwrapped)
-        let isCounted = bits & 1 != 0
-        let isAlive = jumper._withUnsafeGuaranteedRef { jumper in
-            guard _fastPath(jumper.state != .dead) else { return false }
-            jumper.context = transfer.fctx
-            return true
-        }
-        guard isAlive else { return endedGreenletLeft(jumper, isCounted: isCounted) }
+        let jumper = Unmanaged<Greenlet>.fromOpaque(
+            UnsafeMutableRawPointer(bitPattern: bits & ~(GreenletThread.countedBit | endedBit)).unsafelyUnwrapped)
+        let isCounted = bits & GreenletThread.countedBit != 0
+        guard _fastPath(bits & endedBit == 0) else { return endedGreenletLeft(jumper, isCounted: isCounted) }
+        jumper._withUnsafeGuaranteedRef { $0.context = transfer.fctx }
         if isCounted { jumper.release() }
     }
+
+    /// The flag in a jump's data that says the jumper has ended: its final jump (see
+    /// ``resumed(by:)``).
+    @inlinable static var endedBit: UInt { 2 }
 
     /// ``resumed(by:)`` after a greenlet's final jump: its stack goes back to the pool, then the
     /// thread's reference to it, if it counted one, goes.
@@ -772,7 +776,8 @@ private func greenletMain(_ transfer: greenloop_transfer_t) -> FinalJump {
             let (_, jumpData) = thread._withUnsafeGuaranteedRef {
                 $0.exchangeCurrent(receiver, countingReference: !receiver.isPinned)
             }
-            return FinalJump(context: destination, data: jumpData, fiber: receiver.fiber.unsafelyUnwrapped)
+            return FinalJump(
+                context: destination, data: jumpData + Int(Greenlet.endedBit), fiber: receiver.fiber.unsafelyUnwrapped)
         }
     }
 }

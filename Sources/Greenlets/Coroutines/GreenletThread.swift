@@ -24,11 +24,22 @@ final class GreenletThread {
     ///
     /// A counted reference moves with the switch (``exchangeCurrent(_:countingReference:)``): the
     /// greenlet that switched away hands it over with the jump, and the greenlet that resumes
-    /// releases it once the other is off its stack (``Greenlet/resumed(by:)``). Unchecked
-    /// exclusivity: one thread, and no access stays open across a switch.
-    @usableFromInline @exclusivity(unchecked) var running: Unmanaged<Greenlet>?
+    /// releases it once the other is off its stack (``Greenlet/resumed(by:)``).
+    var running: Unmanaged<Greenlet>? {
+        @inline(__always) get {
+            UnsafeMutableRawPointer(bitPattern: runningWord & ~GreenletThread.countedBit).map { Unmanaged.fromOpaque($0) }
+        }
+    }
     /// Whether this thread holds a reference on ``running`` (see there).
-    @usableFromInline @exclusivity(unchecked) var runningIsCounted = false
+    var runningIsCounted: Bool { runningWord & GreenletThread.countedBit != 0 }
+    /// ``running``'s address, with ``countedBit`` set when ``runningIsCounted``; zero for none.
+    /// One word, the very word a jump carries: a switch reads it and writes it once, where a
+    /// reference and a flag of their own cost a load, a store and an addition more. Unchecked
+    /// exclusivity: one thread, and no access stays open across a switch.
+    @usableFromInline @exclusivity(unchecked) var runningWord: UInt
+    /// The flag in ``runningWord`` and in a jump's data: a greenlet's address is 16-byte
+    /// aligned, so its low bits are free.
+    @inlinable static var countedBit: UInt { 1 }
     let threadID: CInt
     /// The thread's hub, made on first use.
     @exclusivity(unchecked) var hub: Hub?
@@ -40,8 +51,9 @@ final class GreenletThread {
     private init() {
         threadID = greenloop_thread_id()
         // The main greenlet is pinned: this state owns it.
+        runningWord = 0
         main = Greenlet(mainOf: self)
-        running = Unmanaged.passUnretained(main)
+        runningWord = UInt(bitPattern: Unmanaged.passUnretained(main).toOpaque())
     }
 
     deinit {
@@ -51,15 +63,14 @@ final class GreenletThread {
     /// Drops the running-greenlet slot, and the reference it holds if it holds one.
     private func releaseRunning() {
         if let greenlet = running, runningIsCounted { greenlet.release() }
-        running = nil
-        runningIsCounted = false
+        runningWord = 0
     }
 
     /// The running greenlet has just been pinned: the pinner's reference makes the thread's, if
     /// it holds one, redundant.
     func runningWasPinned() {
         guard runningIsCounted else { return }
-        runningIsCounted = false
+        runningWord &= ~GreenletThread.countedBit
         running.unsafelyUnwrapped.release()
     }
 
@@ -70,7 +81,7 @@ final class GreenletThread {
         // `runningWasPinned` drops the one a greenlet had when it was pinned.
         assert(!runningIsCounted, "a pinned running greenlet with a counted reference")
         if !handedReference { _ = running.unsafelyUnwrapped.retain() }
-        runningIsCounted = true
+        runningWord |= GreenletThread.countedBit
     }
 
     /// The greenlet running on this thread.
@@ -80,7 +91,9 @@ final class GreenletThread {
 
     /// The greenlet running on this thread, without a reference count operation.
     var currentUnretained: Unmanaged<Greenlet> {
-        @inline(__always) get { running.unsafelyUnwrapped }
+        @inline(__always) get {
+            Unmanaged.fromOpaque(UnsafeMutableRawPointer(bitPattern: runningWord & ~GreenletThread.countedBit).unsafelyUnwrapped)
+        }
     }
 
     /// The calling thread's running greenlet, without a reference count operation (the thread's
@@ -88,9 +101,7 @@ final class GreenletThread {
     @inline(__always)
     static var runningOnCallingThread: Unmanaged<Greenlet> {
         guard let raw = greenloop_thread_state_get() else { return forCallingThread.currentUnretained }
-        return Unmanaged<GreenletThread>.fromOpaque(raw)._withUnsafeGuaranteedRef {
-            $0.running.unsafelyUnwrapped
-        }
+        return Unmanaged<GreenletThread>.fromOpaque(raw)._withUnsafeGuaranteedRef { $0.currentUnretained }
     }
 
     /// The calling thread's state, which must exist (it does on any greenlet's stack but the
@@ -119,8 +130,8 @@ final class GreenletThread {
 
     /// Makes `target` the running greenlet, retained here if `countingReference` (see
     /// ``running``), and returns the previous one together with what its jump carries: its
-    /// address, with the low bit set when this thread held a reference on it, which the caller
-    /// now owns and hands to the greenlet it resumes (see ``Greenlet/resumed(by:)``).
+    /// ``runningWord``, whose ``countedBit`` says that this thread held a reference on it, which
+    /// the caller now owns and hands to the greenlet it resumes (see ``Greenlet/resumed(by:)``).
     @inlinable @inline(__always)
     func exchangeCurrent(_ target: Greenlet, countingReference: Bool)
         -> (previous: Unmanaged<Greenlet>, jumpData: UnsafeMutableRawPointer)
@@ -128,13 +139,11 @@ final class GreenletThread {
         let next = Unmanaged.passUnretained(target)
         if countingReference { _ = next.retain() }
         // Read after the retain, which is a call: nothing to keep across it.
-        let previous = running.unsafelyUnwrapped
-        let previousIsCounted = runningIsCounted
-        running = next
-        runningIsCounted = countingReference
-        // A greenlet's address is 16-byte aligned: its low bit is free for the flag.
-        let jumpData = previous.toOpaque() + (previousIsCounted ? 1 : 0)
-        return (previous, jumpData)
+        let previousWord = runningWord
+        runningWord = UInt(bitPattern: next.toOpaque()) | (countingReference ? GreenletThread.countedBit : 0)
+        let previous = Unmanaged<Greenlet>.fromOpaque(
+            UnsafeMutableRawPointer(bitPattern: previousWord & ~GreenletThread.countedBit).unsafelyUnwrapped)
+        return (previous, UnsafeMutableRawPointer(bitPattern: previousWord).unsafelyUnwrapped)
     }
 
     /// This object's address, which greenlets compare with the calling thread's to check where
