@@ -10,8 +10,15 @@ struct Row: Codable {
     let max: Double
     /// The implementation this row is compared with; absent on baseline rows.
     let baseline: String?
-    /// median / the baseline's median.
+    /// The baseline's median.
+    let baseline_median: Double?
+    /// The median, over the rounds, of this implementation's figure over the baseline's in the
+    /// same round (the two run one after the other): what the target is judged on. A machine
+    /// that slows down or speeds up between rounds moves both figures of a round together, and
+    /// leaves their ratio alone.
     let ratio: Double?
+    /// median / the baseline's median, for reference: moved by such drift.
+    let ratio_of_medians: Double?
     let target: String?
     let target_met: Bool?
 }
@@ -43,37 +50,48 @@ func makeRows(_ workloads: [Workload], _ samples: Samples) -> [Row] {
         func statistics(_ name: String) -> (median: Double, min: Double, max: Double)? {
             let values = samples.of(workload.name, name).filter { !$0.isNaN }.sorted()
             guard !values.isEmpty else { return nil }
-            return (values[values.count / 2], values.first!, values.last!)
+            return (median(values), values.first!, values.last!)
         }
         for name in names where !compared.contains(name) {
             guard let s = statistics(name) else { continue }
             rows.append(Row(workload: workload.name, implementation: name, unit: workload.unit, median: s.median,
-                            min: s.min, max: s.max, baseline: nil, ratio: nil, target: nil, target_met: nil))
+                            min: s.min, max: s.max, baseline: nil, baseline_median: nil, ratio: nil,
+                            ratio_of_medians: nil, target: nil, target_met: nil))
         }
         for comparison in workload.comparisons {
             guard let mine = statistics(comparison.implementation), let theirs = statistics(comparison.baseline)
             else { continue }
-            let ratio = mine.median / theirs.median
+            let ratios = samples.ratios(workload.name, comparison.implementation, to: comparison.baseline).sorted()
+            let ratioOfMedians = mine.median / theirs.median
+            let ratio = ratios.isEmpty ? ratioOfMedians : median(ratios)
             rows.append(Row(
                 workload: workload.name, implementation: comparison.implementation, unit: workload.unit,
-                median: mine.median, min: mine.min, max: mine.max, baseline: comparison.baseline, ratio: ratio,
+                median: mine.median, min: mine.min, max: mine.max, baseline: comparison.baseline,
+                baseline_median: theirs.median, ratio: ratio, ratio_of_medians: ratioOfMedians,
                 target: comparison.target?.text, target_met: comparison.target.map { $0.holds(ratio, mine.median) }))
         }
     }
     return rows
 }
 
+/// The middle one of `sorted` values (the upper of the two middle ones for an even count).
+func median(_ sorted: [Double]) -> Double {
+    sorted[sorted.count / 2]
+}
+
 func printTable(_ rows: [Row], rounds: Int, echoRounds: Int, microRounds: Int, elapsed: TimeInterval) {
     print("Greenloop benchmarks: \(machineDescription()); \(rounds) round(s) each (echo servers \(echoRounds), "
           + "greenlet micro-benchmarks \(microRounds)), alternating; "
-          + "median [min–max]; servers on CPU 0, load on CPU 1; \(Int(elapsed)) s")
+          + "median [min–max]; ratio: median of the rounds' ratios (in brackets: of the medians); "
+          + "servers on CPU 0, load on CPU 1; \(Int(elapsed)) s")
     let header = ["workload", "implementation", "median", "range", "unit", "vs", "ratio", "target"]
     var lines = [header]
     for row in rows {
         let met = row.target_met.map { $0 ? "met" : "MISSED" } ?? ""
         lines.append([
             row.workload, row.implementation, format(row.median), "\(format(row.min))–\(format(row.max))", row.unit,
-            row.baseline ?? "", row.ratio.map { format($0) + "×" } ?? "",
+            row.baseline ?? "",
+            row.ratio.map { format($0) + "×" + (row.ratio_of_medians.map { " (\(format($0))×)" } ?? "") } ?? "",
             row.target.map { "\($0): \(met)" } ?? "",
         ])
     }
@@ -124,7 +142,7 @@ func chart(_ rows: [Row], date: String, machine: String) -> String {
         <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" font-family="sans-serif" font-size="11">
         <rect width="100%" height="100%" fill="white"/>
         <text x="10" y="18" font-size="14" font-weight="bold">Greenloop against its baselines: how many times better (log scale; right of 1× Greenloop is ahead)</text>
-        <text x="10" y="36">\(escape(date)) · \(escape(machine)) · medians; green: target met, red: missed, grey: no target</text>
+        <text x="10" y="36">\(escape(date)) · \(escape(machine)) · medians of the rounds' ratios; green: target met, red: missed, grey: no target</text>
         <text x="10" y="54">Costs (time, CPU, memory): the baseline's figure over Greenloop's. Throughput: Greenloop's over the baseline's.</text>
 
         """
@@ -142,7 +160,7 @@ func chart(_ rows: [Row], date: String, machine: String) -> String {
         let (start, end) = (x(1), x(advantage))
         svg += "<text x=\"\(labelWidth - 6)\" y=\"\(y + 12)\" text-anchor=\"end\">\(escape("\(row.workload) · \(row.implementation) vs \(row.baseline!)"))</text>\n"
         svg += "<rect x=\"\(Swift.min(start, end))\" y=\"\(y + 3)\" width=\"\(Swift.max(abs(end - start), 1))\" height=\"\(rowHeight - 6)\" fill=\"\(color)\"/>\n"
-        svg += "<text x=\"\(Double(labelWidth + plotWidth) + 8)\" y=\"\(y + 12)\">\(escape("\(format(row.median)) vs \(format(row.median / row.ratio!)) \(row.unit)"))</text>\n"
+        svg += "<text x=\"\(Double(labelWidth + plotWidth) + 8)\" y=\"\(y + 12)\">\(escape("\(format(row.median)) vs \(format(row.baseline_median ?? row.median / row.ratio!)) \(row.unit)"))</text>\n"
     }
     svg += "</svg>\n"
     return svg

@@ -58,16 +58,30 @@ struct Target {
     }
 }
 
-/// Samples per (workload, implementation).
+/// Samples per (workload, implementation), each with the round it was measured in.
 struct Samples {
-    var values: [String: [String: [Double]]] = [:]
+    var values: [String: [String: [Int: Double]]] = [:]
 
-    mutating func add(_ workload: String, _ implementation: String, _ value: Double) {
-        values[workload, default: [:]][implementation, default: []].append(value)
+    mutating func add(_ workload: String, _ implementation: String, _ value: Double, round: Int) {
+        values[workload, default: [:]][implementation, default: [:]][round] = value
     }
 
     func of(_ workload: String, _ implementation: String) -> [Double] {
-        values[workload]?[implementation] ?? []
+        (values[workload]?[implementation] ?? [:]).sorted { $0.key < $1.key }.map(\.value)
+    }
+
+    /// `implementation`'s figure over `baseline`'s, round by round, for every round that has both:
+    /// the two ran one after the other, so each ratio is free of whatever the machine did between
+    /// rounds.
+    func ratios(_ workload: String, _ implementation: String, to baseline: String) -> [Double] {
+        let mine = values[workload]?[implementation] ?? [:]
+        let theirs = values[workload]?[baseline] ?? [:]
+        return mine.keys.sorted().compactMap { round in
+            guard let value = mine[round], let reference = theirs[round], !value.isNaN, !reference.isNaN,
+                reference != 0
+            else { return nil }
+            return value / reference
+        }
     }
 }
 
@@ -78,7 +92,7 @@ func measure(_ workload: Workload, rounds: Int, into samples: inout Samples, log
         for implementation in workload.implementations {
             do {
                 let figures = try implementation.run()
-                for (name, value) in figures { samples.add(name, implementation.name, value) }
+                for (name, value) in figures { samples.add(name, implementation.name, value, round: round) }
                 let shown = figures[workload.name].map { format($0) } ?? "?"
                 log("  [\(round)/\(rounds)] \(workload.name) · \(implementation.name): \(shown) \(workload.unit)")
             } catch {
