@@ -193,6 +193,7 @@ public final class Hub {
     /// have run: `sleep(.zero)`. Costs two switches and a queue entry; no waiter, no watcher.
     ///
     /// - Throws: as ``switchToHub()``.
+    @inline(__always)
     func yieldCurrent() throws {
         let current = GreenletThread.runningOnCallingThread
         guard current.toOpaque() != hubGreenlet.toOpaque() else { throw HubError.blockingInHub }
@@ -218,10 +219,15 @@ public final class Hub {
     /// ``destroy(timeout:)``, which no greenlet but the main one can call. So it is safe for calls
     /// that touch the hub only before they switch away (`spawn`, a yield, taking a waiter, which
     /// reaches the hub unretained as well).
-    @usableFromInline
+    @usableFromInline @inline(__always)
     static func unretainedCurrent() throws -> Unmanaged<Hub> {
         if let hub = GreenletThread.unretainedHubOfCallingThread { return hub }
-        return Unmanaged.passUnretained(try current())
+        return try unretainedCurrentMadeOnFirstUse()
+    }
+
+    @inline(never)
+    private static func unretainedCurrentMadeOnFirstUse() throws -> Unmanaged<Hub> {
+        Unmanaged.passUnretained(try current())
     }
 
     /// How long greenlets that only yield (`sleep(.zero)`) may run before the loop polls I/O

@@ -67,6 +67,8 @@ final class ReadyQueue {
         }
     }
 
+    /// Queues `entry`. Inlined: a call and its frame were a tenth of a `sleep(.zero)`.
+    @inline(__always)
     func append(_ entry: Entry) {
         entries.append(entry)
         if !isDrainScheduled { scheduleDrain() }
@@ -84,6 +86,7 @@ final class ReadyQueue {
         entries.remove(at: index)
     }
 
+    @inline(never)
     private func scheduleDrain() {
         do {
             try hub!.loop.runOnNextIteration(drainCallback)
