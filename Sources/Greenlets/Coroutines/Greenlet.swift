@@ -777,7 +777,9 @@ private func greenletMain(_ transfer: greenloop_transfer_t) -> FinalJump {
                 $0.exchangeCurrent(receiver, countingReference: !receiver.isPinned)
             }
             return FinalJump(
-                context: destination, data: jumpData + Int(Greenlet.endedBit), fiber: receiver.fiber.unsafelyUnwrapped)
+                context: destination,
+                data: UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: jumpData) | Greenlet.endedBit).unsafelyUnwrapped,
+                fiber: receiver.fiber.unsafelyUnwrapped)
         }
     }
 }

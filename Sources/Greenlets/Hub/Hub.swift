@@ -225,6 +225,7 @@ public final class Hub {
         return try unretainedCurrentMadeOnFirstUse()
     }
 
+    /// ``unretainedCurrent()`` for a thread without a hub yet, out of line: it makes one.
     @inline(never)
     private static func unretainedCurrentMadeOnFirstUse() throws -> Unmanaged<Hub> {
         Unmanaged.passUnretained(try current())
