@@ -1,4 +1,5 @@
-/// One thing measured, by several implementations that run alternately (A B C A B C …).
+/// One thing measured, by several implementations that run alternately, each round in another
+/// order (A B C, C B A, C A B, B A C, …; see ``measure(_:rounds:into:log:)``).
 struct Workload {
     /// What the table and the JSON call it ("TCP echo, 64 B, 100 connections").
     let name: String
@@ -85,11 +86,18 @@ struct Samples {
     }
 }
 
-/// Runs every implementation of `workload` `rounds` times, alternating, and records every figure
-/// it reports (a run may report figures of sibling workloads too).
+/// Runs every implementation of `workload` `rounds` times, alternating in an order that changes
+/// from round to round, and records every figure it reports (a run may report figures of sibling
+/// workloads too).
 func measure(_ workload: Workload, rounds: Int, into samples: inout Samples, log: (String) -> Void) {
+    let count = workload.implementations.count
     for round in 1...rounds {
-        for implementation in workload.implementations {
+        // Each round starts one implementation further on, and every other round goes backwards:
+        // so no implementation always runs first, and none always runs before or after the
+        // same other one (whose leftovers, such as a thousand sockets in TIME_WAIT or caches
+        // full of its data, the next one inherits), which would bias a round's ratio.
+        let rotated = (0..<count).map { workload.implementations[($0 + (round - 1) / 2) % count] }
+        for implementation in round % 2 == 1 ? rotated : rotated.reversed() {
             do {
                 let figures = try implementation.run()
                 for (name, value) in figures { samples.add(name, implementation.name, value, round: round) }
