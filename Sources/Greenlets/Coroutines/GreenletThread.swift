@@ -188,9 +188,17 @@ final class GreenletThread {
         pool._withUnsafeGuaranteedRef { $0.give(stack) }
     }
 
-    /// The pool for stacks of `size` bytes, owned by ``pools``.
+    /// The pool for stacks of `size` bytes, owned by ``pools``. Inlined, the common case (the
+    /// size asked for last) costs a compare; a call cost a frame and a half of its instructions.
+    @inline(__always)
     private func pool(forStackSize size: Int) -> Unmanaged<StackPool> {
         if let last = lastPool, last.size == size { return last.pool }
+        return poolLookedUp(forStackSize: size)
+    }
+
+    /// ``pool(forStackSize:)`` for another size than the last: from ``pools``, or a new one.
+    @inline(never)
+    private func poolLookedUp(forStackSize size: Int) -> Unmanaged<StackPool> {
         let pool = pools[size] ?? StackPool(stackSize: size)
         pools[size] = pool
         lastPool = (size, Unmanaged.passUnretained(pool))
