@@ -1,5 +1,5 @@
 /// One thing measured, by several implementations that run alternately, each round in another
-/// order (A B C, C B A, C A B, B A C, …; see ``measure(_:rounds:into:log:)``).
+/// order (A B C, C B A, B C A, A C B, …; see ``measure(_:rounds:into:log:)``).
 struct Workload {
     /// What the table and the JSON call it ("TCP echo, 64 B, 100 connections").
     let name: String
@@ -75,12 +75,9 @@ struct Samples {
     /// the two ran one after the other, so each ratio is free of whatever the machine did between
     /// rounds.
     func ratios(_ workload: String, _ implementation: String, to baseline: String) -> [Double] {
-        let mine = values[workload]?[implementation] ?? [:]
         let theirs = values[workload]?[baseline] ?? [:]
-        return mine.keys.sorted().compactMap { round in
-            guard let value = mine[round], let reference = theirs[round], !value.isNaN, !reference.isNaN,
-                reference != 0
-            else { return nil }
+        return (values[workload]?[implementation] ?? [:]).sorted { $0.key < $1.key }.compactMap { round, value in
+            guard let reference = theirs[round], !value.isNaN, !reference.isNaN, reference != 0 else { return nil }
             return value / reference
         }
     }

@@ -36,8 +36,8 @@ static unsigned long long now_ns(void) {
 
 /// CPU time of every thread of `pid` so far, in nanoseconds, or -1: the sum of the first field
 /// of each /proc/<pid>/task/<tid>/schedstat, the scheduler's own count of time on a CPU.
-/// /proc/<pid>/stat rounds to clock ticks (10 ms here), a per-mille error a tick over a 2 s
-/// window on each side of the difference, and more on a server that is idle part of the time.
+/// /proc/<pid>/stat counts clock ticks (10 ms here), so each end of a 2 s window may be a tick
+/// off: about 1% of a busy server's CPU time, more of one that is idle part of the time.
 static long long cpu_ns(int pid) {
     if (pid <= 0) return -1;
     char path[64];
