@@ -561,28 +561,37 @@ public class Greenlet {
     /// jump, so that the common case tests a register rather than the jumper's state.
     ///
     /// Inlined into every switch: as an out-of-line static method of this (non-final) class it
-    /// cost a call and a metadata lookup per switch. A jumper that ended takes the outlined path.
+    /// cost a call and a metadata lookup per switch. The common case, a jumper that lives on and
+    /// holds no counted reference (every pinned greenlet: a thread's main one, a hub's, a spawned
+    /// one), tests both flags at once and stores through the data as it came; any other takes
+    /// the outlined path.
     @inlinable @inline(__always)
     static func resumed(by transfer: greenloop_transfer_t) {
         let bits = UInt(bitPattern: transfer.data)
-        let jumper = Unmanaged<Greenlet>.fromOpaque(
-            UnsafeMutableRawPointer(bitPattern: bits & ~(GreenletThread.countedBit | endedBit)).unsafelyUnwrapped)
-        let isCounted = bits & GreenletThread.countedBit != 0
-        guard _fastPath(bits & endedBit == 0) else { return endedGreenletLeft(jumper, isCounted: isCounted) }
-        jumper._withUnsafeGuaranteedRef { $0.context = transfer.fctx }
-        if isCounted { jumper.release() }
+        guard _fastPath(bits & (GreenletThread.countedBit | endedBit) == 0) else {
+            return resumedByFlaggedJump(transfer)
+        }
+        Unmanaged<Greenlet>.fromOpaque(transfer.data.unsafelyUnwrapped)._withUnsafeGuaranteedRef {
+            $0.context = transfer.fctx
+        }
     }
 
     /// The flag in a jump's data that says the jumper has ended: its final jump (see
     /// ``resumed(by:)``).
     @inlinable static var endedBit: UInt { 2 }
 
-    /// ``resumed(by:)`` after a greenlet's final jump: its stack goes back to the pool, then the
-    /// thread's reference to it, if it counted one, goes.
+    /// ``resumed(by:)`` for a jump with a flag: the jumper ended (its stack goes back to the
+    /// pool), or the thread counted a reference on it (which goes, after its context is kept if
+    /// it lives on).
     @usableFromInline @inline(never)
-    static func endedGreenletLeft(_ jumper: Unmanaged<Greenlet>, isCounted: Bool) {
-        jumper._withUnsafeGuaranteedRef { $0.releaseStack() }
-        if isCounted { jumper.release() }
+    static func resumedByFlaggedJump(_ transfer: greenloop_transfer_t) {
+        let bits = UInt(bitPattern: transfer.data)
+        let jumper = Unmanaged<Greenlet>.fromOpaque(
+            UnsafeMutableRawPointer(bitPattern: bits & ~(GreenletThread.countedBit | endedBit)).unsafelyUnwrapped)
+        jumper._withUnsafeGuaranteedRef { jumper in
+            if bits & endedBit != 0 { jumper.releaseStack() } else { jumper.context = transfer.fctx }
+        }
+        if bits & GreenletThread.countedBit != 0 { jumper.release() }
     }
 
     private final func prepareToStart() throws(GreenletError) {
