@@ -569,7 +569,7 @@ public class Greenlet {
     static func resumed(by transfer: greenloop_transfer_t) {
         let bits = UInt(bitPattern: transfer.data)
         guard _fastPath(bits & (GreenletThread.countedBit | endedBit) == 0) else {
-            return resumedByFlaggedJump(transfer)
+            return greenletResumedByFlaggedJump(transfer)
         }
         Unmanaged<Greenlet>.fromOpaque(transfer.data.unsafelyUnwrapped)._withUnsafeGuaranteedRef {
             $0.context = transfer.fctx
@@ -579,20 +579,6 @@ public class Greenlet {
     /// The flag in a jump's data that says the jumper has ended: its final jump (see
     /// ``resumed(by:)``).
     @inlinable static var endedBit: UInt { 2 }
-
-    /// ``resumed(by:)`` for a jump with a flag: the jumper ended (its stack goes back to the
-    /// pool), or the thread counted a reference on it (which goes, after its context is kept if
-    /// it lives on).
-    @usableFromInline @inline(never)
-    static func resumedByFlaggedJump(_ transfer: greenloop_transfer_t) {
-        let bits = UInt(bitPattern: transfer.data)
-        let jumper = Unmanaged<Greenlet>.fromOpaque(
-            UnsafeMutableRawPointer(bitPattern: bits & ~(GreenletThread.countedBit | endedBit)).unsafelyUnwrapped)
-        jumper._withUnsafeGuaranteedRef { jumper in
-            if bits & endedBit != 0 { jumper.releaseStack() } else { jumper.context = transfer.fctx }
-        }
-        if bits & GreenletThread.countedBit != 0 { jumper.release() }
-    }
 
     private final func prepareToStart() throws(GreenletError) {
         let stack = try GreenletThread.takeStack(size: stackSize, onThread: homeAddress)
@@ -607,7 +593,7 @@ public class Greenlet {
         context = make_fcontext(fiber, usableSize, greenletEntry)
     }
 
-    private final func releaseStack() {
+    fileprivate final func releaseStack() {
         guard let stack else { return }
         self.stack = nil
         if let fiber {
@@ -740,6 +726,21 @@ final class CarriedValue {
     let value: Any
 
     init(_ value: Any) { self.value = value }
+}
+
+/// ``Greenlet/resumed(by:)`` for a jump with a flag: the jumper ended (its stack goes back to
+/// the pool), or the thread counted a reference on it (which goes, after its context is kept if
+/// it lives on). A free function, not a static method of the (non-final) class: that cost every
+/// call a metadata look-up, and every greenlet's end makes one.
+@usableFromInline @inline(never)
+func greenletResumedByFlaggedJump(_ transfer: greenloop_transfer_t) {
+    let bits = UInt(bitPattern: transfer.data)
+    let jumper = Unmanaged<Greenlet>.fromOpaque(
+        UnsafeMutableRawPointer(bitPattern: bits & ~(GreenletThread.countedBit | Greenlet.endedBit)).unsafelyUnwrapped)
+    jumper._withUnsafeGuaranteedRef { jumper in
+        if bits & Greenlet.endedBit != 0 { jumper.releaseStack() } else { jumper.context = transfer.fctx }
+    }
+    if bits & GreenletThread.countedBit != 0 { jumper.release() }
 }
 
 /// Where a finished greenlet jumps, as raw values only: nothing Swift must release may be alive in

@@ -25,8 +25,9 @@ final class GreenletThread {
     /// A counted reference moves with the switch (``exchangeCurrent(_:countingReference:)``): the
     /// greenlet that switched away hands it over with the jump, and the greenlet that resumes
     /// releases it once the other is off its stack (``Greenlet/resumed(by:)``).
-    var running: Unmanaged<Greenlet>? {
-        @inline(__always) get {
+    /// Decoded from ``runningWord``, the one place that does.
+    @usableFromInline var running: Unmanaged<Greenlet>? {
+        @inlinable @inline(__always) get {
             UnsafeMutableRawPointer(bitPattern: runningWord & ~GreenletThread.countedBit).map { Unmanaged.fromOpaque($0) }
         }
     }
@@ -91,9 +92,7 @@ final class GreenletThread {
 
     /// The greenlet running on this thread, without a reference count operation.
     var currentUnretained: Unmanaged<Greenlet> {
-        @inline(__always) get {
-            Unmanaged.fromOpaque(UnsafeMutableRawPointer(bitPattern: runningWord & ~GreenletThread.countedBit).unsafelyUnwrapped)
-        }
+        @inline(__always) get { running.unsafelyUnwrapped }
     }
 
     /// The calling thread's running greenlet, without a reference count operation (the thread's
@@ -139,10 +138,9 @@ final class GreenletThread {
         let next = Unmanaged.passUnretained(target)
         if countingReference { _ = next.retain() }
         // Read after the retain, which is a call: nothing to keep across it.
+        let previous = running.unsafelyUnwrapped
         let previousWord = runningWord
         runningWord = UInt(bitPattern: next.toOpaque()) | (countingReference ? GreenletThread.countedBit : 0)
-        let previous = Unmanaged<Greenlet>.fromOpaque(
-            UnsafeMutableRawPointer(bitPattern: previousWord & ~GreenletThread.countedBit).unsafelyUnwrapped)
         return (previous, UnsafeMutableRawPointer(bitPattern: previousWord).unsafelyUnwrapped)
     }
 
