@@ -11,6 +11,7 @@
 #define C_FCONTEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef void *greenloop_fcontext_t;
 
@@ -90,8 +91,10 @@ static inline __attribute__((always_inline)) void *greenloop_thread_state_get(vo
 /// thread check the fast switch makes anyway.
 extern _Thread_local void *greenloop_fast_switch_state __attribute__((tls_model("initial-exec")));
 
-static inline __attribute__((always_inline)) void *greenloop_fast_switch_state_get(void) {
-    return greenloop_fast_switch_state;
+/// Read as an integer: the fast switch compares it with its greenlet's home address, and as a
+/// nullable pointer in Swift the comparison cost a test for NULL and a branch more.
+static inline __attribute__((always_inline)) uintptr_t greenloop_fast_switch_state_word(void) {
+    return (uintptr_t)greenloop_fast_switch_state;
 }
 
 /// Stores `state` for the calling thread; `release` runs with it when the thread exits.

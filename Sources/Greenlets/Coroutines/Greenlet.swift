@@ -278,7 +278,7 @@ public class Greenlet {
             // first start, a dead target, another thread) takes the general path.
             if let thread = fastSwitchThread {
                 return try Greenlet.switchToSuspended(self, thread: thread, countingReference: false, annotated: false)
-                    ._withUnsafeGuaranteedRef { try $0.takeMessage() }
+                    .takeMessage()
             }
             return try switchIntoWithoutValueGenerally()
         }
@@ -292,7 +292,7 @@ public class Greenlet {
         @inline(__always) get {
             // One comparison of addresses: a thread without state (null), or one under a
             // sanitizer (null here too), is never the home one, so a null test would be redundant.
-            guard UInt(bitPattern: greenloop_fast_switch_state_get()) == UInt(bitPattern: homeAddress),
+            guard greenloop_fast_switch_state_word() == UInt(bitPattern: homeAddress),
                 state == .suspended
             else { return nil }
             return homeAddress
@@ -335,10 +335,9 @@ public class Greenlet {
     /// what the switch back carries but an error.
     @inlinable @inline(__always)
     final func resumeSuspended(thread: UnsafeMutableRawPointer, countingReference: Bool, annotated: Bool) throws {
-        try Greenlet.switchToSuspended(self, thread: thread, countingReference: countingReference, annotated: annotated)
-            ._withUnsafeGuaranteedRef { resumed in
-                if resumed.messageKind != .none { try resumed.dropCarriedMessage() }
-            }
+        let resumption = Greenlet.switchToSuspended(
+            self, thread: thread, countingReference: countingReference, annotated: annotated)
+        if resumption.carriesMessage { try resumption.resumed._withUnsafeGuaranteedRef { try $0.dropCarriedMessage() } }
     }
 
     /// Starts this greenlet, which has not started, carrying nothing, and drops what the switch
@@ -352,10 +351,10 @@ public class Greenlet {
         let thread = try checkThread("start")
         precondition(state == .notStarted, "startCarryingNothing() on a started greenlet")
         try prepareToStart()
-        let resumed = Greenlet.switchToSuspended(
+        let resumption = Greenlet.switchToSuspended(
             self, thread: thread.toOpaque(), countingReference: !isPinned, annotated: true)
-        return resumed._withUnsafeGuaranteedRef { resumed in
-            guard resumed.messageKind != .none else { return nil }
+        guard resumption.carriesMessage else { return nil }
+        return resumption.resumed._withUnsafeGuaranteedRef { resumed in
             do {
                 try resumed.dropCarriedMessage()
                 return nil
@@ -384,7 +383,7 @@ public class Greenlet {
     final func switchIntoWithoutValueGenerally() throws -> Any? {
         if let thread = annotatedSwitchThread {
             return try Greenlet.switchToSuspended(self, thread: thread, countingReference: false, annotated: true)
-                ._withUnsafeGuaranteedRef { try $0.takeMessage() }
+                .takeMessage()
         }
         return try switchIntoGenerally(nil)
     }
@@ -416,11 +415,11 @@ public class Greenlet {
     /// and one on the resumed side only if `countingReference` (see `GreenletThread.running`).
     /// `annotated`: whether the jump must tell the sanitizers, if any run; a fast switch
     /// (``fastSwitchThread``) happens only when none does, and calls `jump_fcontext` itself.
-    /// Returns the resumed greenlet (running again, so alive), where a message may wait.
+    /// Returns the resumed greenlet (running again, so alive) and whether a message waits in it.
     @inlinable @inline(__always)
     static func switchToSuspended(
         _ target: Greenlet, thread: UnsafeMutableRawPointer, countingReference: Bool, annotated: Bool
-    ) -> Unmanaged<Greenlet> {
+    ) -> Resumption {
         let (suspending, jumpData) = Unmanaged<GreenletThread>.fromOpaque(thread)._withUnsafeGuaranteedRef {
             $0.exchangeCurrent(target, countingReference: countingReference)
         }
@@ -429,8 +428,31 @@ public class Greenlet {
         let transfer = annotated
             ? greenloop_fiber_jump(target.context.unsafelyUnwrapped, jumpData, target.fiber.unsafelyUnwrapped, 0)
             : jump_fcontext(target.context.unsafelyUnwrapped, jumpData)
-        Greenlet.resumed(by: transfer)
-        return suspending
+        return Resumption(resumed: suspending, carriesMessage: Greenlet.resumed(by: transfer))
+    }
+
+    /// What a switch comes back with: the greenlet that made it (running again, so alive), and
+    /// whether the jump back flagged a message for it (``messageBit``), which only then is read.
+    @usableFromInline
+    struct Resumption {
+        @usableFromInline let resumed: Unmanaged<Greenlet>
+        @usableFromInline let carriesMessage: Bool
+
+        @inlinable @inline(__always)
+        init(resumed: Unmanaged<Greenlet>, carriesMessage: Bool) {
+            assert(
+                carriesMessage || resumed._withUnsafeGuaranteedRef { $0.messageKind == .none },
+                "a message was left in a greenlet without the flag on the jump that resumed it")
+            self.resumed = resumed
+            self.carriesMessage = carriesMessage
+        }
+
+        /// ``Greenlet/takeMessage()`` of the resumed greenlet, read only if one was flagged.
+        @inlinable @inline(__always)
+        func takeMessage() throws -> Any? {
+            guard carriesMessage else { return nil }
+            return try resumed._withUnsafeGuaranteedRef { try $0.takeCarriedMessage() }
+        }
     }
 
     /// Raises `error` inside this greenlet, where it is suspended, and suspends the current one.
@@ -527,27 +549,37 @@ public class Greenlet {
             try target.prepareToStart()
             target.startsBySwitch()
         }
-        target.hand(value, error)
+        let handed = target.hand(value, error)
         let (suspending, jumpData) = thread.exchangeCurrent(target, countingReference: !target.isPinned)
         suspending._withUnsafeGuaranteedRef { $0.state = .suspended }
         target.state = .running
         let transfer = greenloop_fiber_jump(
-            target.context.unsafelyUnwrapped, jumpData, target.fiber.unsafelyUnwrapped, 0)
-        Greenlet.resumed(by: transfer)
+            target.context.unsafelyUnwrapped, Greenlet.flagging(jumpData, message: handed),
+            target.fiber.unsafelyUnwrapped, 0)
         // Resumed: the greenlet is current again, so alive.
-        return try suspending._withUnsafeGuaranteedRef { try $0.takeMessage() }
+        return try Resumption(resumed: suspending, carriesMessage: Greenlet.resumed(by: transfer)).takeMessage()
     }
 
-    /// Leaves `value` or `error` for this greenlet's next resumption.
+    /// Leaves `value` or `error` for this greenlet's next resumption; returns whether it left
+    /// anything, which the jump that resumes it must then flag (``messageBit``).
     @inline(__always)
-    final func hand(_ value: Any?, _ error: (any Error)?) {
+    final func hand(_ value: Any?, _ error: (any Error)?) -> Bool {
         if let error {
             carriedError = error
             messageKind = .error
         } else if let value {
             carriedValue = CarriedValue(value)
             messageKind = .value
+        } else {
+            return false
         }
+        return true
+    }
+
+    /// A jump's data with ``messageBit`` set when `message`.
+    @inline(__always)
+    static func flagging(_ jumpData: UnsafeMutableRawPointer, message: Bool) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: jumpData) | (message ? messageBit : 0)).unsafelyUnwrapped
     }
 
     /// Runs first on every resumed stack: keeps the context of the greenlet that jumped here (or
@@ -556,29 +588,41 @@ public class Greenlet {
     /// once it is off its stack: if that was its last reference, a suspended greenlet unwinds
     /// (see `deinit`) and a dead one goes away.
     ///
-    /// The jump's data is the jumper's address with two flags in its low bits (a greenlet is
-    /// 16-byte aligned): `GreenletThread.countedBit`, and ``endedBit`` from a greenlet's final
-    /// jump, so that the common case tests a register rather than the jumper's state.
+    /// The jump's data is the jumper's address with three flags in its low bits (a greenlet is
+    /// 16-byte aligned): `GreenletThread.countedBit`, ``endedBit`` from a greenlet's final jump,
+    /// and ``messageBit`` when the jumper handed the resumed greenlet a value or an error. The
+    /// common case tests a register rather than the jumper's state or the resumed one's message.
     ///
     /// Inlined into every switch: as an out-of-line static method of this (non-final) class it
-    /// cost a call and a metadata lookup per switch. The common case, a jumper that lives on and
+    /// cost a call and a metadata lookup per switch. The common case, a jumper that lives on,
     /// holds no counted reference (every pinned greenlet: a thread's main one, a hub's, a spawned
-    /// one), tests both flags at once and stores through the data as it came; any other takes
-    /// the outlined path.
+    /// one) and hands nothing, tests the three flags at once and stores through the data as it
+    /// came; any other takes the outlined path.
+    ///
+    /// - Returns: whether a message waits in the resumed greenlet (``messageBit``).
     @inlinable @inline(__always)
-    static func resumed(by transfer: greenloop_transfer_t) {
+    static func resumed(by transfer: greenloop_transfer_t) -> Bool {
         let bits = UInt(bitPattern: transfer.data)
-        guard _fastPath(bits & (GreenletThread.countedBit | endedBit) == 0) else {
+        guard _fastPath(bits & jumpFlags == 0) else {
             return greenletResumedByFlaggedJump(transfer)
         }
         Unmanaged<Greenlet>.fromOpaque(transfer.data.unsafelyUnwrapped)._withUnsafeGuaranteedRef {
             $0.context = transfer.fctx
         }
+        return false
     }
 
     /// The flag in a jump's data that says the jumper has ended: its final jump (see
     /// ``resumed(by:)``).
     @inlinable static var endedBit: UInt { 2 }
+
+    /// The flag in a jump's data that says the jumper left a message (a value or an error) in
+    /// the resumed greenlet (see ``resumed(by:)``): a message travels only with the jump that
+    /// resumes its receiver, so a jump without the flag spares the receiver a look.
+    @inlinable static var messageBit: UInt { 4 }
+
+    /// Every flag a jump's data may carry in the low bits of the jumper's address.
+    @inlinable static var jumpFlags: UInt { GreenletThread.countedBit | endedBit | messageBit }
 
     private final func prepareToStart() throws(GreenletError) {
         let stack = try GreenletThread.takeStack(size: stackSize, onThread: homeAddress)
@@ -643,15 +687,19 @@ public class Greenlet {
 
     /// Hands what this greenlet's body ended with (its value or error; nothing for
     /// ``GreenletExit``) to `receiver`'s next resumption: the value's box itself, not a copy.
-    final func handEnding(to receiver: Greenlet) {
+    /// Returns whether it handed anything, which the final jump then flags (``messageBit``).
+    final func handEnding(to receiver: Greenlet) -> Bool {
         if let carriedError {
-            if carriedError is GreenletExit { return }
+            if carriedError is GreenletExit { return false }
             receiver.carriedError = carriedError
             receiver.messageKind = .error
         } else if let carriedValue {
             receiver.carriedValue = carriedValue
             receiver.messageKind = .value
+        } else {
+            return false
         }
+        return true
     }
 
     /// What a greenlet runs.
@@ -733,14 +781,15 @@ final class CarriedValue {
 /// it lives on). A free function, not a static method of the (non-final) class: that cost every
 /// call a metadata look-up, and every greenlet's end makes one.
 @usableFromInline @inline(never)
-func greenletResumedByFlaggedJump(_ transfer: greenloop_transfer_t) {
+func greenletResumedByFlaggedJump(_ transfer: greenloop_transfer_t) -> Bool {
     let bits = UInt(bitPattern: transfer.data)
     let jumper = Unmanaged<Greenlet>.fromOpaque(
-        UnsafeMutableRawPointer(bitPattern: bits & ~(GreenletThread.countedBit | Greenlet.endedBit)).unsafelyUnwrapped)
+        UnsafeMutableRawPointer(bitPattern: bits & ~Greenlet.jumpFlags).unsafelyUnwrapped)
     jumper._withUnsafeGuaranteedRef { jumper in
         if bits & Greenlet.endedBit != 0 { jumper.releaseStack() } else { jumper.context = transfer.fctx }
     }
     if bits & GreenletThread.countedBit != 0 { jumper.release() }
+    return bits & Greenlet.messageBit != 0
 }
 
 /// Where a finished greenlet jumps, as raw values only: nothing Swift must release may be alive in
@@ -764,7 +813,8 @@ private func greenletEntry(_ transfer: greenloop_transfer_t) {
 /// is released when it returns.
 @inline(never)
 private func greenletMain(_ transfer: greenloop_transfer_t) -> FinalJump {
-    Greenlet.resumed(by: transfer)
+    // A first message, if any, is the start's (`takeStart`), which reads it whatever the flag.
+    _ = Greenlet.resumed(by: transfer)
     let handsEnding = runStartedGreenlet()
     // Running again on this stack: this greenlet is the current one, kept alive as the running
     // one is (see `GreenletThread.running`), so it is used unretained; so is the thread's state,
@@ -778,7 +828,7 @@ private func greenletMain(_ transfer: greenloop_transfer_t) -> FinalJump {
         let receiver = me.liveAncestorUnretained
         return receiver._withUnsafeGuaranteedRef { receiver in
             // A spawned greenlet hands its parent nothing, and touches no existential here.
-            if handsEnding { me.handEnding(to: receiver) }
+            let handed = handsEnding && me.handEnding(to: receiver)
             receiver.state = .running
             let destination = receiver.context.unsafelyUnwrapped
             // The thread's reference to `me`, if it counted one, goes with the jump: `me` outlives
@@ -788,7 +838,9 @@ private func greenletMain(_ transfer: greenloop_transfer_t) -> FinalJump {
             }
             return FinalJump(
                 context: destination,
-                data: UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: jumpData) | Greenlet.endedBit).unsafelyUnwrapped,
+                data: UnsafeMutableRawPointer(
+                    bitPattern: UInt(bitPattern: Greenlet.flagging(jumpData, message: handed)) | Greenlet.endedBit
+                ).unsafelyUnwrapped,
                 fiber: receiver.fiber.unsafelyUnwrapped)
         }
     }
