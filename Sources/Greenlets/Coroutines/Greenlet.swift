@@ -53,6 +53,13 @@ public class Greenlet {
         case notStarted, running, suspended, dead
     }
 
+    /// Where a greenlet is in its life. Whether a started greenlet runs or is suspended is not
+    /// stored: it is suspended exactly when it has a ``context`` to be resumed at (see ``state``).
+    @usableFromInline
+    enum Phase: UInt8 {
+        case notStarted, started, dead
+    }
+
     /// The thread the greenlet belongs to. Unowned(unsafe): the thread's state outlives its
     /// greenlets (see ``retainedHome``); the checked kind cost a reference count operation per use.
     unowned(unsafe) let home: GreenletThread
@@ -63,11 +70,12 @@ public class Greenlet {
     @exclusivity(unchecked) private final var retainedHome: GreenletThread?
     /// `home`'s address, compared with the calling thread's without retaining anything.
     @usableFromInline let homeAddress: UnsafeMutableRawPointer
-    // What a switch reads and writes, stored in the object itself so that a switch reaches it
-    // with no load but the object's address. Unchecked exclusivity (here and below): one thread,
-    // and no access stays open across a switch; the dynamic checks were a third of a switch.
-    // The one-byte fields and the yield ticket share a word.
-    @usableFromInline @exclusivity(unchecked) final var state: State
+    // What switches and hand-offs read and write, stored in the object itself so that they reach
+    // it with no load but the object's address. Unchecked exclusivity (here and below): one
+    // thread, and no access stays open across a switch; the dynamic checks were a third of a
+    // switch. The one-byte fields and the yield ticket share a word.
+    /// See ``Phase``.
+    @usableFromInline @exclusivity(unchecked) final var phase: Phase
     /// What the next resumption carries: nothing (the common case, which copies no
     /// existential), ``carriedValue`` or ``carriedError``.
     @usableFromInline @exclusivity(unchecked) final var messageKind = MessageKind.none
@@ -79,7 +87,10 @@ public class Greenlet {
     /// Counts the greenlet's yields (``Hub/yieldCurrent()``): an entry in the ready queue resumes
     /// the greenlet only for the yield it was made for.
     @exclusivity(unchecked) final var yieldTicket: UInt32 = 0
-    /// Where to jump to resume the greenlet; valid while it is suspended.
+    /// Where to jump to resume the greenlet: set exactly while it is suspended (`nil` while it
+    /// runs, before its stack is prepared and once it has ended). That is what tells a suspended
+    /// greenlet from the running one, so a switch stores nothing else in the two greenlets: the
+    /// jump takes the target's context, and the resumed side stores the jumper's.
     @usableFromInline @exclusivity(unchecked) final var context: greenloop_fcontext_t?
     /// The value the next resumption carries, boxed: an `Any?` stored here was destroyed through
     /// the runtime's generic value witnesses with every greenlet (a tenth of a spawn+join), a box
@@ -143,7 +154,7 @@ public class Greenlet {
         let parent = parent ?? thread._withUnsafeGuaranteedRef { $0.current }
         retainedHome = parent.retainedHome == nil ? thread.takeUnretainedValue() : nil
         homeAddress = address
-        state = .notStarted
+        phase = .notStarted
         self.stackSize = stackSize
         self.body = body
         self.parent = parent
@@ -158,7 +169,7 @@ public class Greenlet {
         home = thread
         retainedHome = nil
         homeAddress = thread.address
-        state = .running
+        phase = .started
         isPinned = true
         let fiber = UnsafeMutablePointer<greenloop_fiber_t>.allocate(capacity: 1)
         fiber.initialize(to: greenloop_fiber_t())
@@ -216,9 +227,9 @@ public class Greenlet {
     public static var main: Greenlet { GreenletThread.forCallingThread.main }
 
     /// Whether the body has ended (returned or thrown).
-    public final var isDead: Bool { state == .dead }
+    public final var isDead: Bool { phase == .dead }
     /// Whether the greenlet has been switched into at least once (or is a main greenlet).
-    public final var isStarted: Bool { state != .notStarted }
+    public final var isStarted: Bool { phase != .notStarted }
     /// Whether this is a thread's main greenlet.
     public final var isMain: Bool { stackSize == 0 }
 
@@ -276,26 +287,38 @@ public class Greenlet {
         try withExtendedLifetime(self) {
             // The common case: a suspended greenlet of the calling thread. Everything else (a
             // first start, a dead target, another thread) takes the general path.
-            if let thread = fastSwitchThread {
-                return try Greenlet.switchToSuspended(self, thread: thread, countingReference: false, annotated: false)
-                    .takeMessage()
+            if let (thread, context) = fastSwitch {
+                return try Greenlet.switchToSuspended(
+                    self, at: context, thread: thread, countingReference: false, annotated: false
+                ).takeMessage()
             }
             return try switchIntoWithoutValueGenerally()
         }
     }
 
-    /// The calling thread's state when this greenlet can take the fast switch (it is suspended,
-    /// belongs to the calling thread, and no sanitizer runs); `nil` when the general path must
-    /// decide.
+    /// The calling thread's state and this greenlet's context when it can take the fast switch
+    /// (it is suspended, belongs to the calling thread, and no sanitizer runs); `nil` when the
+    /// general path must decide.
     @inlinable
-    final var fastSwitchThread: UnsafeMutableRawPointer? {
+    final var fastSwitch: (thread: UnsafeMutableRawPointer, context: greenloop_fcontext_t)? {
         @inline(__always) get {
             // One comparison of addresses: a thread without state (null), or one under a
             // sanitizer (null here too), is never the home one, so a null test would be redundant.
-            guard greenloop_fast_switch_state_word() == UInt(bitPattern: homeAddress),
-                state == .suspended
-            else { return nil }
-            return homeAddress
+            // A greenlet with a context is suspended: the jump needs it anyway.
+            guard greenloop_fast_switch_state_word() == UInt(bitPattern: homeAddress), let context else {
+                return nil
+            }
+            return (homeAddress, context)
+        }
+    }
+
+    /// The greenlet's state, from its ``phase`` and whether it has a ``context``.
+    @usableFromInline
+    final var state: State {
+        switch phase {
+        case .notStarted: .notStarted
+        case .dead: .dead
+        case .started: context == nil ? .running : .suspended
         }
     }
 
@@ -325,19 +348,21 @@ public class Greenlet {
 
     @inlinable @inline(__always)
     final func resume(countingReference: Bool) throws {
-        if let thread = fastSwitchThread {
-            return try resumeSuspended(thread: thread, countingReference: countingReference, annotated: false)
+        if let (thread, context) = fastSwitch {
+            return try resumeSuspended(at: context, thread: thread, countingReference: countingReference, annotated: false)
         }
         try resumeGenerally(countingReference: countingReference)
     }
 
-    /// ``switchToSuspended(_:thread:countingReference:annotated:)`` to this greenlet, dropping
-    /// what the switch back carries but an error.
+    /// ``switchToSuspended(_:at:thread:countingReference:annotated:)`` to this greenlet,
+    /// dropping what the switch back carries but an error.
     @inlinable @inline(__always)
-    final func resumeSuspended(thread: UnsafeMutableRawPointer, countingReference: Bool, annotated: Bool) throws {
+    final func resumeSuspended(
+        at context: greenloop_fcontext_t, thread: UnsafeMutableRawPointer, countingReference: Bool, annotated: Bool
+    ) throws {
         let resumption = Greenlet.switchToSuspended(
-            self, thread: thread, countingReference: countingReference, annotated: annotated)
-        if resumption.carriesMessage { try resumption.resumed._withUnsafeGuaranteedRef { try $0.dropCarriedMessage() } }
+            self, at: context, thread: thread, countingReference: countingReference, annotated: annotated)
+        if resumption.carriesMessage { try greenletDropCurrentMessage() }
     }
 
     /// Starts this greenlet, which has not started, carrying nothing, and drops what the switch
@@ -349,18 +374,16 @@ public class Greenlet {
     ///   has not started then.
     final func startCarryingNothing() throws(GreenletError) -> (any Error)? {
         let thread = try checkThread("start")
-        precondition(state == .notStarted, "startCarryingNothing() on a started greenlet")
+        precondition(phase == .notStarted, "startCarryingNothing() on a started greenlet")
         try prepareToStart()
         let resumption = Greenlet.switchToSuspended(
-            self, thread: thread.toOpaque(), countingReference: !isPinned, annotated: true)
+            self, at: context.unsafelyUnwrapped, thread: thread.toOpaque(), countingReference: !isPinned, annotated: true)
         guard resumption.carriesMessage else { return nil }
-        return resumption.resumed._withUnsafeGuaranteedRef { resumed in
-            do {
-                try resumed.dropCarriedMessage()
-                return nil
-            } catch {
-                return error
-            }
+        do {
+            try greenletDropCurrentMessage()
+            return nil
+        } catch {
+            return error
         }
     }
 
@@ -373,27 +396,27 @@ public class Greenlet {
 
     @usableFromInline @inline(never)
     final func resumeGenerally(countingReference: Bool) throws {
-        if let thread = annotatedSwitchThread {
-            return try resumeSuspended(thread: thread, countingReference: countingReference, annotated: true)
+        if let (thread, context) = annotatedSwitch {
+            return try resumeSuspended(at: context, thread: thread, countingReference: countingReference, annotated: true)
         }
         _ = try switchIntoGenerally(nil)
     }
 
     @usableFromInline @inline(never)
     final func switchIntoWithoutValueGenerally() throws -> Any? {
-        if let thread = annotatedSwitchThread {
-            return try Greenlet.switchToSuspended(self, thread: thread, countingReference: false, annotated: true)
+        if let (thread, context) = annotatedSwitch {
+            return try Greenlet.switchToSuspended(self, at: context, thread: thread, countingReference: false, annotated: true)
                 .takeMessage()
         }
         return try switchIntoGenerally(nil)
     }
 
-    /// ``fastSwitchThread`` for a process under a sanitizer, where no fast switch happens: the
-    /// same switch then runs here, out of line, with the sanitizers' annotations, so that their
-    /// runs check the switch that runs without them.
-    private final var annotatedSwitchThread: UnsafeMutableRawPointer? {
-        guard greenloop_thread_state_get() == homeAddress, state == .suspended else { return nil }
-        return homeAddress
+    /// ``fastSwitch`` for a process under a sanitizer, where no fast switch happens: the same
+    /// switch then runs here, out of line, with the sanitizers' annotations, so that their runs
+    /// check the switch that runs without them.
+    private final var annotatedSwitch: (thread: UnsafeMutableRawPointer, context: greenloop_fcontext_t)? {
+        guard greenloop_thread_state_get() == homeAddress, let context else { return nil }
+        return (homeAddress, context)
     }
 
     @usableFromInline @inline(never)
@@ -405,45 +428,45 @@ public class Greenlet {
     final func switchIntoGenerally(_ value: Any?) throws -> Any? {
         let thread = try checkThread("switchInto(_:)")
         return try thread._withUnsafeGuaranteedRef { thread in
-            if state != .dead { return try Greenlet.suspendCurrent(switchingTo: self, value, nil, on: thread) }
+            if phase != .dead { return try Greenlet.suspendCurrent(switchingTo: self, value, nil, on: thread) }
             return try Greenlet.suspendCurrent(switchingTo: firstLiveAncestor, value, nil, on: thread)
         }
     }
 
-    /// The fast switch: `target` is suspended and belongs to the calling thread (whose state is
-    /// `thread`), and nothing is handed over. No existential; a reference count operation here
-    /// and one on the resumed side only if `countingReference` (see `GreenletThread.running`).
-    /// `annotated`: whether the jump must tell the sanitizers, if any run; a fast switch
-    /// (``fastSwitchThread``) happens only when none does, and calls `jump_fcontext` itself.
-    /// Returns the resumed greenlet (running again, so alive) and whether a message waits in it.
+    /// The fast switch: `target` is suspended at `context` and belongs to the calling thread
+    /// (whose state is `thread`), and nothing is handed over. No existential; a reference count
+    /// operation here and one on the resumed side only if `countingReference` (see
+    /// `GreenletThread.running`). `annotated`: whether the jump must tell the sanitizers, if any
+    /// run; a fast switch (``fastSwitch``) happens only when none does, and calls
+    /// `jump_fcontext` itself. Returns whether a message waits in the resumed greenlet.
+    ///
+    /// Stores nothing in the suspending greenlet: it is suspended once the resumed side has
+    /// stored its context (``resumed(by:)``), and it is the one running until then.
     @inlinable @inline(__always)
     static func switchToSuspended(
-        _ target: Greenlet, thread: UnsafeMutableRawPointer, countingReference: Bool, annotated: Bool
+        _ target: Greenlet, at context: greenloop_fcontext_t, thread: UnsafeMutableRawPointer,
+        countingReference: Bool, annotated: Bool
     ) -> Resumption {
-        let (suspending, jumpData) = Unmanaged<GreenletThread>.fromOpaque(thread)._withUnsafeGuaranteedRef {
+        let jumpData = Unmanaged<GreenletThread>.fromOpaque(thread)._withUnsafeGuaranteedRef {
             $0.exchangeCurrent(target, countingReference: countingReference)
         }
-        suspending._withUnsafeGuaranteedRef { $0.state = .suspended }
-        target.state = .running
+        target.context = nil
         let transfer = annotated
-            ? greenloop_fiber_jump(target.context.unsafelyUnwrapped, jumpData, target.fiber.unsafelyUnwrapped, 0)
-            : jump_fcontext(target.context.unsafelyUnwrapped, jumpData)
-        return Resumption(resumed: suspending, carriesMessage: Greenlet.resumed(by: transfer))
+            ? greenloop_fiber_jump(context, jumpData, target.fiber.unsafelyUnwrapped, 0)
+            : jump_fcontext(context, jumpData)
+        return Resumption(carriesMessage: Greenlet.resumed(by: transfer))
     }
 
-    /// What a switch comes back with: the greenlet that made it (running again, so alive), and
-    /// whether the jump back flagged a message for it (``messageBit``), which only then is read.
+    /// What a switch comes back with: whether the jump back flagged a message for the resumed
+    /// greenlet (``messageBit``), which only then is read.
     @usableFromInline
     struct Resumption {
-        @usableFromInline let resumed: Unmanaged<Greenlet>
         @usableFromInline let carriesMessage: Bool
 
         @inlinable @inline(__always)
-        init(resumed: Unmanaged<Greenlet>, carriesMessage: Bool) {
-            assert(
-                carriesMessage || resumed._withUnsafeGuaranteedRef { $0.messageKind == .none },
+        init(carriesMessage: Bool) {
+            assert(carriesMessage || greenletCurrentHasNoMessage(),
                 "a message was left in a greenlet without the flag on the jump that resumed it")
-            self.resumed = resumed
             self.carriesMessage = carriesMessage
         }
 
@@ -451,7 +474,7 @@ public class Greenlet {
         @inlinable @inline(__always)
         func takeMessage() throws -> Any? {
             guard carriesMessage else { return nil }
-            return try resumed._withUnsafeGuaranteedRef { try $0.takeCarriedMessage() }
+            return try greenletTakeCurrentMessage()
         }
     }
 
@@ -465,7 +488,7 @@ public class Greenlet {
     public final func throwInto(_ error: any Error = GreenletExit()) throws -> Any? {
         let thread = try checkThread("throwInto(_:)")
         return try thread._withUnsafeGuaranteedRef { thread in
-            guard state == .notStarted else {
+            guard phase == .notStarted else {
                 return try Greenlet.suspendCurrent(switchingTo: liveSelfOrAncestor, nil, error, on: thread)
             }
             // A spawned greenlet hands its parent, the hub, nothing: there is nothing to switch for.
@@ -486,7 +509,7 @@ public class Greenlet {
     @inline(__always)
     final func prefetchResumption() {
         // Reads the object: call it once its first lines had time to come (`prefetchFirstLines`).
-        guard state == .suspended, let context else { return }
+        guard let context else { return }
         let savedStackPointer = UnsafeRawPointer(context)
         greenloop_prefetch(savedStackPointer)
         greenloop_prefetch(savedStackPointer + 64)
@@ -496,7 +519,7 @@ public class Greenlet {
     /// This greenlet, or its first ancestor that is not dead.
     final var liveSelfOrAncestor: Greenlet {
         @inline(__always) get {
-            if state != .dead { return self }
+            if phase != .dead { return self }
             return firstLiveAncestor
         }
     }
@@ -507,7 +530,7 @@ public class Greenlet {
         var candidate = Unmanaged.passUnretained(parent.unsafelyUnwrapped)
         while true {
             let next = candidate._withUnsafeGuaranteedRef { candidate -> Unmanaged<Greenlet>? in
-                guard candidate.state == .dead, let parent = candidate.parent else { return nil }
+                guard candidate.phase == .dead, let parent = candidate.parent else { return nil }
                 return Unmanaged.passUnretained(parent)
             }
             guard let next else { return candidate }
@@ -545,19 +568,18 @@ public class Greenlet {
             if let error { throw error }
             return value
         }
-        if target.state == .notStarted {
+        if target.phase == .notStarted {
             try target.prepareToStart()
             target.startsBySwitch()
         }
         let handed = target.hand(value, error)
-        let (suspending, jumpData) = thread.exchangeCurrent(target, countingReference: !target.isPinned)
-        suspending._withUnsafeGuaranteedRef { $0.state = .suspended }
-        target.state = .running
+        let jumpData = thread.exchangeCurrent(target, countingReference: !target.isPinned)
+        let context = target.context.unsafelyUnwrapped
+        target.context = nil
         let transfer = greenloop_fiber_jump(
-            target.context.unsafelyUnwrapped, Greenlet.flagging(jumpData, message: handed),
-            target.fiber.unsafelyUnwrapped, 0)
+            context, Greenlet.flagging(jumpData, message: handed), target.fiber.unsafelyUnwrapped, 0)
         // Resumed: the greenlet is current again, so alive.
-        return try Resumption(resumed: suspending, carriesMessage: Greenlet.resumed(by: transfer)).takeMessage()
+        return try Resumption(carriesMessage: Greenlet.resumed(by: transfer)).takeMessage()
     }
 
     /// Leaves `value` or `error` for this greenlet's next resumption; returns whether it left
@@ -634,7 +656,9 @@ public class Greenlet {
         record.initialize(to: greenloop_fiber_t(stack_bottom: stack.bottom, stack_size: usableSize, tsan_fiber: nil))
         greenloop_fiber_create(record)
         self.fiber = record
+        // Started, and suspended at its entry until the switch that starts it takes the context.
         context = make_fcontext(fiber, usableSize, greenletEntry)
+        phase = .started
     }
 
     fileprivate final func releaseStack() {
@@ -650,7 +674,7 @@ public class Greenlet {
 
     /// Marks the greenlet dead: its body has ended (its ending is recorded) or never will run.
     final func markDead() {
-        state = .dead
+        phase = .dead
         body = nil
     }
 
@@ -792,6 +816,26 @@ func greenletResumedByFlaggedJump(_ transfer: greenloop_transfer_t) -> Bool {
     return bits & Greenlet.messageBit != 0
 }
 
+/// ``Greenlet/takeMessage()`` of the current greenlet, out of line: what a switch does when its
+/// jump back flagged a message (``Greenlet/messageBit``).
+@usableFromInline @inline(never)
+func greenletTakeCurrentMessage() throws -> Any? {
+    try GreenletThread.runningOnCallingThread._withUnsafeGuaranteedRef { try $0.takeCarriedMessage() }
+}
+
+/// ``greenletTakeCurrentMessage()`` for a caller that drops the value (an error is still thrown).
+@usableFromInline @inline(never)
+func greenletDropCurrentMessage() throws {
+    _ = try GreenletThread.runningOnCallingThread._withUnsafeGuaranteedRef { try $0.takeCarriedMessage() }
+}
+
+/// Whether the current greenlet holds no message: what a jump without ``Greenlet/messageBit``
+/// promises (checked in debug builds).
+@usableFromInline
+func greenletCurrentHasNoMessage() -> Bool {
+    GreenletThread.runningOnCallingThread._withUnsafeGuaranteedRef { $0.messageKind == .none }
+}
+
 /// Where a finished greenlet jumps, as raw values only: nothing Swift must release may be alive in
 /// the frame that makes the final jump, since that frame never returns.
 private struct FinalJump {
@@ -829,11 +873,11 @@ private func greenletMain(_ transfer: greenloop_transfer_t) -> FinalJump {
         return receiver._withUnsafeGuaranteedRef { receiver in
             // A spawned greenlet hands its parent nothing, and touches no existential here.
             let handed = handsEnding && me.handEnding(to: receiver)
-            receiver.state = .running
             let destination = receiver.context.unsafelyUnwrapped
+            receiver.context = nil
             // The thread's reference to `me`, if it counted one, goes with the jump: `me` outlives
             // its own stack until the receiver has freed it.
-            let (_, jumpData) = thread._withUnsafeGuaranteedRef {
+            let jumpData = thread._withUnsafeGuaranteedRef {
                 $0.exchangeCurrent(receiver, countingReference: !receiver.isPinned)
             }
             return FinalJump(

@@ -128,20 +128,17 @@ final class GreenletThread {
     }
 
     /// Makes `target` the running greenlet, retained here if `countingReference` (see
-    /// ``running``), and returns the previous one together with what its jump carries: its
+    /// ``running``), and returns what the jump away from the previous one carries: its
     /// ``runningWord``, whose ``countedBit`` says that this thread held a reference on it, which
     /// the caller now owns and hands to the greenlet it resumes (see ``Greenlet/resumed(by:)``).
     @inlinable @inline(__always)
-    func exchangeCurrent(_ target: Greenlet, countingReference: Bool)
-        -> (previous: Unmanaged<Greenlet>, jumpData: UnsafeMutableRawPointer)
-    {
+    func exchangeCurrent(_ target: Greenlet, countingReference: Bool) -> UnsafeMutableRawPointer {
         let next = Unmanaged.passUnretained(target)
         if countingReference { _ = next.retain() }
         // Read after the retain, which is a call: nothing to keep across it.
-        let previous = running.unsafelyUnwrapped
         let previousWord = runningWord
         runningWord = UInt(bitPattern: next.toOpaque()) | (countingReference ? GreenletThread.countedBit : 0)
-        return (previous, UnsafeMutableRawPointer(bitPattern: previousWord).unsafelyUnwrapped)
+        return UnsafeMutableRawPointer(bitPattern: previousWord).unsafelyUnwrapped
     }
 
     /// This object's address, which greenlets compare with the calling thread's to check where

@@ -113,7 +113,7 @@ final class ReadyQueue {
     /// Starts a spawned greenlet from its start entry (see ``Hub/scheduleStart(_:)``).
     private func start(_ greenlet: Unmanaged<AnySpawnedGreenlet>) {
         // Started by a switch, or ended before it started: the entry holds it, and lets it go.
-        guard greenlet._withUnsafeGuaranteedRef({ $0.state == .notStarted }) else { return greenlet.release() }
+        guard greenlet._withUnsafeGuaranteedRef({ $0.phase == .notStarted }) else { return greenlet.release() }
         let carried: (any Error)?
         do {
             // The greenlet may be gone once this returns.
