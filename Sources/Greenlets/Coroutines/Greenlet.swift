@@ -205,14 +205,14 @@ public class Greenlet {
     final func pin() {
         guard !isPinned else { return }
         isPinned = true
-        if state == .running { home.runningWasPinned() }
+        if isRunning { home.runningWasPinned() }
     }
 
     /// Ends ``pin()``: call before the pinner drops its reference.
     final func unpin() {
         guard isPinned else { return }
         isPinned = false
-        if state == .running { home.runningWasUnpinned(handingReference: false) }
+        if isRunning { home.runningWasUnpinned(handingReference: false) }
     }
 
     /// Ends ``pin()`` and hands the pinner's reference on instead of releasing it: to the thread
@@ -220,7 +220,7 @@ public class Greenlet {
     /// names (the hub names a greenlet's start entry).
     final func unpinHandingReferenceOn() {
         isPinned = false
-        if state == .running { home.runningWasUnpinned(handingReference: true) }
+        if isRunning { home.runningWasUnpinned(handingReference: true) }
     }
 
     /// The calling thread's main greenlet.
@@ -312,6 +312,10 @@ public class Greenlet {
         }
     }
 
+    /// Whether this greenlet is the one running on its thread: started, and without a context to
+    /// be resumed at.
+    final var isRunning: Bool { phase == .started && context == nil }
+
     /// The greenlet's state, from its ``phase`` and whether it has a ``context``.
     @usableFromInline
     final var state: State {
@@ -349,7 +353,8 @@ public class Greenlet {
     @inlinable @inline(__always)
     final func resume(countingReference: Bool) throws {
         if let (thread, context) = fastSwitch {
-            return try resumeSuspended(at: context, thread: thread, countingReference: countingReference, annotated: false)
+            return try resumeSuspended(
+                at: context, thread: thread, countingReference: countingReference, annotated: false)
         }
         try resumeGenerally(countingReference: countingReference)
     }
@@ -377,7 +382,8 @@ public class Greenlet {
         precondition(phase == .notStarted, "startCarryingNothing() on a started greenlet")
         try prepareToStart()
         let resumption = Greenlet.switchToSuspended(
-            self, at: context.unsafelyUnwrapped, thread: thread.toOpaque(), countingReference: !isPinned, annotated: true)
+            self, at: context.unsafelyUnwrapped, thread: thread.toOpaque(), countingReference: !isPinned,
+            annotated: true)
         guard resumption.carriesMessage else { return nil }
         do {
             try greenletDropCurrentMessage()
@@ -397,7 +403,8 @@ public class Greenlet {
     @usableFromInline @inline(never)
     final func resumeGenerally(countingReference: Bool) throws {
         if let (thread, context) = annotatedSwitch {
-            return try resumeSuspended(at: context, thread: thread, countingReference: countingReference, annotated: true)
+            return try resumeSuspended(
+                at: context, thread: thread, countingReference: countingReference, annotated: true)
         }
         _ = try switchIntoGenerally(nil)
     }
@@ -405,8 +412,9 @@ public class Greenlet {
     @usableFromInline @inline(never)
     final func switchIntoWithoutValueGenerally() throws -> Any? {
         if let (thread, context) = annotatedSwitch {
-            return try Greenlet.switchToSuspended(self, at: context, thread: thread, countingReference: false, annotated: true)
-                .takeMessage()
+            return try Greenlet.switchToSuspended(
+                self, at: context, thread: thread, countingReference: false, annotated: true
+            ).takeMessage()
         }
         return try switchIntoGenerally(nil)
     }
@@ -419,11 +427,6 @@ public class Greenlet {
         return (homeAddress, context)
     }
 
-    @usableFromInline @inline(never)
-    final func dropCarriedMessage() throws {
-        _ = try takeCarriedMessage()
-    }
-
     @usableFromInline
     final func switchIntoGenerally(_ value: Any?) throws -> Any? {
         let thread = try checkThread("switchInto(_:)")
@@ -433,23 +436,26 @@ public class Greenlet {
         }
     }
 
-    /// The fast switch: `target` is suspended at `context` and belongs to the calling thread
-    /// (whose state is `thread`), and nothing is handed over. No existential; a reference count
-    /// operation here and one on the resumed side only if `countingReference` (see
-    /// `GreenletThread.running`). `annotated`: whether the jump must tell the sanitizers, if any
-    /// run; a fast switch (``fastSwitch``) happens only when none does, and calls
-    /// `jump_fcontext` itself. Returns whether a message waits in the resumed greenlet.
+    /// The switch: `target` is suspended at `context` and belongs to the calling thread (whose
+    /// state is `thread`); `handedMessage` says that a value or an error was left in it
+    /// (``hand(_:_:)``), which the jump flags. No existential; a reference count operation here
+    /// and one on the resumed side only if `countingReference` (see `GreenletThread.running`).
+    /// `annotated`: whether the jump must tell the sanitizers, if any run; a fast switch
+    /// (``fastSwitch``) happens only when none does, and calls `jump_fcontext` itself. Returns
+    /// whether a message waits in the resumed greenlet.
     ///
     /// Stores nothing in the suspending greenlet: it is suspended once the resumed side has
     /// stored its context (``resumed(by:)``), and it is the one running until then.
     @inlinable @inline(__always)
     static func switchToSuspended(
         _ target: Greenlet, at context: greenloop_fcontext_t, thread: UnsafeMutableRawPointer,
-        countingReference: Bool, annotated: Bool
+        countingReference: Bool, annotated: Bool, handedMessage: Bool = false
     ) -> Resumption {
-        let jumpData = Unmanaged<GreenletThread>.fromOpaque(thread)._withUnsafeGuaranteedRef {
-            $0.exchangeCurrent(target, countingReference: countingReference)
-        }
+        let jumpData = Greenlet.flagging(
+            Unmanaged<GreenletThread>.fromOpaque(thread)._withUnsafeGuaranteedRef {
+                $0.exchangeCurrent(target, countingReference: countingReference)
+            },
+            message: handedMessage)
         target.context = nil
         let transfer = annotated
             ? greenloop_fiber_jump(context, jumpData, target.fiber.unsafelyUnwrapped, 0)
@@ -470,7 +476,8 @@ public class Greenlet {
             self.carriesMessage = carriesMessage
         }
 
-        /// ``Greenlet/takeMessage()`` of the resumed greenlet, read only if one was flagged.
+        /// What the switch back carried into the resumed greenlet (``Greenlet/takeCarriedMessage()``),
+        /// read only if one was flagged.
         @inlinable @inline(__always)
         func takeMessage() throws -> Any? {
             guard carriesMessage else { return nil }
@@ -573,13 +580,10 @@ public class Greenlet {
             target.startsBySwitch()
         }
         let handed = target.hand(value, error)
-        let jumpData = thread.exchangeCurrent(target, countingReference: !target.isPinned)
-        let context = target.context.unsafelyUnwrapped
-        target.context = nil
-        let transfer = greenloop_fiber_jump(
-            context, Greenlet.flagging(jumpData, message: handed), target.fiber.unsafelyUnwrapped, 0)
-        // Resumed: the greenlet is current again, so alive.
-        return try Resumption(carriesMessage: Greenlet.resumed(by: transfer)).takeMessage()
+        return try Greenlet.switchToSuspended(
+            target, at: target.context.unsafelyUnwrapped, thread: thread.address,
+            countingReference: !target.isPinned, annotated: true, handedMessage: handed
+        ).takeMessage()
     }
 
     /// Leaves `value` or `error` for this greenlet's next resumption; returns whether it left
@@ -599,7 +603,7 @@ public class Greenlet {
     }
 
     /// A jump's data with ``messageBit`` set when `message`.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func flagging(_ jumpData: UnsafeMutableRawPointer, message: Bool) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: jumpData) | (message ? messageBit : 0)).unsafelyUnwrapped
     }
@@ -748,7 +752,7 @@ public class Greenlet {
     /// Moves the body and the first message out of the greenlet, for its entry frame.
     final func takeStart() -> (body: Body?, first: Ending) {
         let first: Ending
-        do { first = Ending(try takeMessage()) } catch { first = .threw(error) }
+        do { first = Ending(try takeCarriedMessage()) } catch { first = .threw(error) }
         let start = (body, first)
         body = nil
         return start
@@ -771,14 +775,8 @@ extension Greenlet {
         case none, value, error
     }
 
-    /// Returns or throws what the last switch into the greenlet carried, and clears it.
-    @inlinable @inline(__always)
-    final func takeMessage() throws -> Any? {
-        if messageKind == .none { return nil }
-        return try takeCarriedMessage()
-    }
-
-    @usableFromInline
+    /// Returns or throws what the last switch into the greenlet carried (`nil` for nothing), and
+    /// clears it.
     final func takeCarriedMessage() throws -> Any? {
         switch messageKind {
         case .none:
@@ -816,8 +814,8 @@ func greenletResumedByFlaggedJump(_ transfer: greenloop_transfer_t) -> Bool {
     return bits & Greenlet.messageBit != 0
 }
 
-/// ``Greenlet/takeMessage()`` of the current greenlet, out of line: what a switch does when its
-/// jump back flagged a message (``Greenlet/messageBit``).
+/// ``Greenlet/takeCarriedMessage()`` of the current greenlet, out of line: what a switch does
+/// when its jump back flagged a message (``Greenlet/messageBit``).
 @usableFromInline @inline(never)
 func greenletTakeCurrentMessage() throws -> Any? {
     try GreenletThread.runningOnCallingThread._withUnsafeGuaranteedRef { try $0.takeCarriedMessage() }
@@ -826,7 +824,7 @@ func greenletTakeCurrentMessage() throws -> Any? {
 /// ``greenletTakeCurrentMessage()`` for a caller that drops the value (an error is still thrown).
 @usableFromInline @inline(never)
 func greenletDropCurrentMessage() throws {
-    _ = try GreenletThread.runningOnCallingThread._withUnsafeGuaranteedRef { try $0.takeCarriedMessage() }
+    _ = try greenletTakeCurrentMessage()
 }
 
 /// Whether the current greenlet holds no message: what a jump without ``Greenlet/messageBit``
