@@ -80,6 +80,49 @@ struct GreenletTests {
         #expect(Greenlet.current === main)
     }
 
+    @Test("a switch that carries nothing receives nothing, whatever the switches before it carried")
+    func messagesDoNotLinger() throws {
+        let main = Greenlet.current
+        var received: [String] = []
+        func note(_ value: Any?) { received.append(value.map { "\($0)" } ?? "nil") }
+        let partner = try Greenlet { first in
+            note(first)
+            note(try main.switchInto(10))
+            try main.resume()
+            do { try main.switchInto("x") } catch { received.append("caught") }
+            note(try main.switchInto())
+            return 7
+        }
+        #expect(try partner.switchInto(1) as? Int == 10)
+        #expect(try partner.switchInto() == nil)
+        #expect(try partner.switchInto() as? String == "x")
+        #expect(try partner.throwInto(Boom()) == nil)
+        #expect(try partner.switchInto(5) as? Int == 7)
+        #expect(received == ["1", "nil", "caught", "5"])
+        // A body that returns nothing hands its parent nothing.
+        let quiet = try Greenlet { _ in nil }
+        #expect(try quiet.switchInto("ignored") == nil)
+    }
+
+    @Test("a greenlet is not started, then running or suspended, then dead")
+    func states() throws {
+        let main = Greenlet.current
+        var seenInside = ""
+        let partner = try Greenlet { _ in
+            seenInside = Greenlet.current.description
+            try main.resume()
+            return nil
+        }
+        #expect(partner.description.hasSuffix("(not started)"))
+        try partner.resume()
+        #expect(seenInside.hasSuffix("(running)"))
+        #expect(partner.description.hasSuffix("(suspended)"))
+        #expect(partner.isStarted && !partner.isDead)
+        try partner.resume()
+        #expect(partner.description.hasSuffix("(dead)"))
+        #expect(partner.isDead)
+    }
+
     @Test("a body's error is thrown in its parent, and kept as the outcome")
     func errorToParent() throws {
         let failing = try Greenlet { _ in throw Boom() }
