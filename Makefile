@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 
-.PHONY: all deps build demo echo-demo tour test test-sanitize bench bench-quick clean
+.PHONY: all deps build demo echo-demo tour test test-release test-sanitize bench bench-quick clean
 
 all: build
 
@@ -30,6 +30,11 @@ tour: deps
 ## Every test; loop tests run once per backend.
 test: deps
 	$(SWIFT) test
+
+## The tests again in an optimized build (its own build folder): inlined switches, and lifetimes
+## that end at a value's last use, as users' release builds have them.
+test-release: deps
+	$(SWIFT) test -c release --scratch-path .build-release
 
 ## The tests again under AddressSanitizer with LeakSanitizer, then ThreadSanitizer (separate build
 ## folders). AddressSanitizer gives every live greenlet a fake stack of its own for its
@@ -63,4 +68,4 @@ bench-quick: deps
 	Benchmarks/.build/release/greenloop-bench --quick
 
 clean:
-	rm -rf .build .build-asan .build-tsan Benchmarks/.build Benchmarks/.venv
+	rm -rf .build .build-release .build-asan .build-tsan Benchmarks/.build Benchmarks/.venv

@@ -4,6 +4,14 @@
 /// then calls its callback each time its event happens, until ``stop()``. ``close()`` stops it
 /// for good and frees its C state; so does dropping the last reference to it.
 ///
+/// **Keep a reference for as long as it should watch.** The loop does not keep active watchers
+/// alive, and Swift does not promise that a value lives to the end of its scope: in an optimized
+/// build an array, a dictionary or a set releases its storage right after its last use, and the
+/// watchers it held stop then (a reference in a local `let` lives past a call such as `run` in
+/// practice, but the language does not promise that either). Store watchers where they belong (a
+/// property of the object they serve), or wrap the code that needs them in
+/// `withExtendedLifetime(watchers) { … }`.
+///
 /// **Watcher states.** stopped → (start) → active → (stop, or a one-shot event) → stopped;
 /// any → (close, or the loop's close) → closed. A watcher is *pending* between the moment its
 /// backend saw its event and the moment its callback runs (io and timer watchers only; the

@@ -115,7 +115,9 @@ struct IOAndTimerTests {
             let delays = [30, 10, 50, 20, 40]
             let timers = try delays.map { ms in try loop.makeTimer(after: .milliseconds(ms)) { order.append(ms) } }
             for timer in timers { try timer.start() }
-            try loop.run()
+            // An array's lifetime may end at its last use in an optimized build, and a watcher
+            // stops with its last reference.
+            try withExtendedLifetime(timers) { try loop.run() }
             #expect(order == [10, 20, 30, 40, 50])
         }
     }
@@ -247,7 +249,7 @@ struct IOAndTimerTests {
             try watchers[2].setPriority(2)
             for watcher in watchers { try watcher.start() }
             for pipe in pipes { try pipe.write("x") }
-            #expect(try loop.run(until: { order.count == 3 }))
+            #expect(try withExtendedLifetime(watchers) { try loop.run(until: { order.count == 3 }) })
             #expect(order.first == 2)
             #expect(order.last == 0)
         }
