@@ -177,22 +177,21 @@ public final class Hub {
         if ownsLoop { try loop.close() }
     }
 
-    /// Suspends the current greenlet until a callback switches back to it.
+    /// Suspends `current`, the greenlet running on the calling thread (which the caller has just
+    /// read), until a callback switches back to it.
     ///
     /// - Throws: ``HubError/blockingInHub`` when called from the hub itself (a callback must not
     ///   block), and whatever is thrown into the waiting greenlet (``Timeout``, ``GreenletExit``,
     ///   ``LoopExit``).
-    func switchToHub() throws {
-        guard GreenletThread.runningOnCallingThread.toOpaque() != hubGreenlet.toOpaque() else {
-            throw HubError.blockingInHub
-        }
+    func switchToHub(from current: Unmanaged<Greenlet>) throws {
+        guard current.toOpaque() != hubGreenlet.toOpaque() else { throw HubError.blockingInHub }
         try hubGreenlet._withUnsafeGuaranteedRef { try $0.resume() }
     }
 
     /// Suspends the current greenlet until the greenlets and callbacks that were ready before it
     /// have run: `sleep(.zero)`. Costs two switches and a queue entry; no waiter, no watcher.
     ///
-    /// - Throws: as ``switchToHub()``.
+    /// - Throws: as ``switchToHub(from:)``.
     @inline(__always)
     func yieldCurrent() throws {
         let current = GreenletThread.runningOnCallingThread

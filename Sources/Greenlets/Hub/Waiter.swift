@@ -137,7 +137,7 @@ class Waiter {
         waiting = current
         waitingIsRetained = retains
         defer { clearWaiting() }
-        try withHub { try $0.switchToHub() }
+        try withHub { try $0.switchToHub(from: current) }
     }
 
     /// Asks the processor for the first lines of the waiting greenlet's object, which hold what
