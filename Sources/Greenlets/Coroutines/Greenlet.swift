@@ -48,14 +48,12 @@ public class Greenlet {
     /// The smallest stack size accepted.
     public static let minimumStackSize = 16 * 1024
 
-    @usableFromInline
     enum State: UInt8 {
         case notStarted, running, suspended, dead
     }
 
     /// Where a greenlet is in its life. Whether a started greenlet runs or is suspended is not
     /// stored: it is suspended exactly when it has a ``context`` to be resumed at (see ``state``).
-    @usableFromInline
     enum Phase: UInt8 {
         case notStarted, started, dead
     }
@@ -75,10 +73,10 @@ public class Greenlet {
     // thread, and no access stays open across a switch; the dynamic checks were a third of a
     // switch. The one-byte fields and the yield ticket share a word.
     /// See ``Phase``.
-    @usableFromInline @exclusivity(unchecked) final var phase: Phase
+    @exclusivity(unchecked) final var phase: Phase
     /// What the next resumption carries: nothing (the common case, which copies no
     /// existential), ``carriedValue`` or ``carriedError``.
-    @usableFromInline @exclusivity(unchecked) final var messageKind = MessageKind.none
+    @exclusivity(unchecked) final var messageKind = MessageKind.none
     /// See ``pin()``.
     @usableFromInline @exclusivity(unchecked) final var isPinned = false
     /// Whether the body has ended and how is recorded: ``carriedError``, and the value in
@@ -317,7 +315,6 @@ public class Greenlet {
     final var isRunning: Bool { phase == .started && context == nil }
 
     /// The greenlet's state, from its ``phase`` and whether it has a ``context``.
-    @usableFromInline
     final var state: State {
         switch phase {
         case .notStarted: .notStarted
@@ -476,8 +473,8 @@ public class Greenlet {
             self.carriesMessage = carriesMessage
         }
 
-        /// What the switch back carried into the resumed greenlet (``Greenlet/takeCarriedMessage()``),
-        /// read only if one was flagged.
+        /// What the switch back carried into the resumed greenlet
+        /// (``Greenlet/takeCarriedMessage()``), read only if one was flagged.
         @inlinable @inline(__always)
         func takeMessage() throws -> Any? {
             guard carriesMessage else { return nil }
@@ -608,11 +605,11 @@ public class Greenlet {
         UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: jumpData) | (message ? messageBit : 0)).unsafelyUnwrapped
     }
 
-    /// Runs first on every resumed stack: keeps the context of the greenlet that jumped here (or
-    /// frees its stack if it ended), then releases the reference the thread counted on it as the
-    /// running greenlet, if it counted one, which came along with the jump. Released only here,
-    /// once it is off its stack: if that was its last reference, a suspended greenlet unwinds
-    /// (see `deinit`) and a dead one goes away.
+    /// Runs first on every resumed stack: keeps the context of the greenlet that jumped here,
+    /// which is what makes it suspended (or frees its stack if it ended), then releases the
+    /// reference the thread counted on it as the running greenlet, if it counted one, which came
+    /// along with the jump. Released only here, once it is off its stack: if that was its last
+    /// reference, a suspended greenlet unwinds (see `deinit`) and a dead one goes away.
     ///
     /// The jump's data is the jumper's address with three flags in its low bits (a greenlet is
     /// 16-byte aligned): `GreenletThread.countedBit`, ``endedBit`` from a greenlet's final jump,
@@ -770,7 +767,6 @@ extension Greenlet: CustomStringConvertible {
 }
 
 extension Greenlet {
-    @usableFromInline
     enum MessageKind: UInt8 {
         case none, value, error
     }
