@@ -36,8 +36,8 @@ private final class Countdown {
 
 /// The counters and descriptors of a chain run, as the C baselines keep them in globals: plain
 /// fields that the callbacks update without the dynamic exclusivity checks Swift makes on
-/// variables captured by escaping closures (a third of the instructions of a chain run, measured
-/// with callgrind, that the C callbacks do not pay and that are not the loop's).
+/// variables captured by escaping closures (a quarter of the instructions of a chain run,
+/// measured with callgrind, that the C callbacks do not pay and that are not the loop's).
 private final class ChainState {
     @exclusivity(unchecked) var writesLeft = 0
     @exclusivity(unchecked) var fired = 0
