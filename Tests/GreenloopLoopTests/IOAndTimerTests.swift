@@ -117,7 +117,7 @@ struct IOAndTimerTests {
             for timer in timers { try timer.start() }
             // An array's lifetime may end at its last use in an optimized build, and a watcher
             // stops with its last reference.
-            try withExtendedLifetime(timers) { try loop.run() }
+            _ = try withExtendedLifetime(timers) { try loop.run() }
             #expect(order == [10, 20, 30, 40, 50])
         }
     }

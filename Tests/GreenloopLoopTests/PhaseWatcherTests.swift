@@ -80,7 +80,7 @@ struct PhaseWatcherTests {
             var order: [Int] = []
             let checks = try (0..<4).map { index in try loop.makeCheckWatcher { order.append(index) } }
             for index in [2, 0, 3, 1] { try checks[index].start() }
-            try withExtendedLifetime(checks) { try loop.run(.nonBlocking) }
+            _ = try withExtendedLifetime(checks) { try loop.run(.nonBlocking) }
             #expect(order == [2, 0, 3, 1])
         }
     }
