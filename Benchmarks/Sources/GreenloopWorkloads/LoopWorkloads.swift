@@ -48,7 +48,7 @@ private final class ChainState {
     init(ends: [(read: CInt, write: CInt)]) { self.ends = ends }
 
     /// The read callback of pair `index`: take the byte, and pass one on to the next pair.
-    func received(on index: Int) {
+    func readByte(on index: Int) {
         received += recv(ends[index].read, &byte, 1, 0)
         if writesLeft > 0 {
             let next = index + 1 == ends.count ? 0 : index + 1
@@ -78,7 +78,7 @@ func chainMicroseconds(pipes count: Int, active: Int, writes: Int, rounds: Int, 
     let state = ChainState(ends: ends)
     let readers = try ends.indices.map { index in
         try loop.makeIOWatcher(FileDescriptor(rawValue: ends[index].read), .read) { [unowned state] _ in
-            state.received(on: index)
+            state.readByte(on: index)
         }
     }
     let timers = try ends.indices.map { index in

@@ -48,7 +48,9 @@ public class Greenlet {
     /// The smallest stack size accepted.
     public static let minimumStackSize = 16 * 1024
 
-    enum State: UInt8 {
+    /// A greenlet's state as its description and its deinitialiser read it: derived from
+    /// ``phase`` and ``context`` (see ``state``), never stored.
+    enum State {
         case notStarted, running, suspended, dead
     }
 
@@ -817,7 +819,9 @@ func greenletTakeCurrentMessage() throws -> Any? {
     try GreenletThread.runningOnCallingThread._withUnsafeGuaranteedRef { try $0.takeCarriedMessage() }
 }
 
-/// ``greenletTakeCurrentMessage()`` for a caller that drops the value (an error is still thrown).
+/// ``greenletTakeCurrentMessage()`` for a caller that drops the value (an error is still thrown):
+/// out of line, so that the `Any?` it drops takes no room in the frame of the inlined switch,
+/// which stays on the stack of every greenlet waiting through the hub.
 @usableFromInline @inline(never)
 func greenletDropCurrentMessage() throws {
     _ = try greenletTakeCurrentMessage()
