@@ -77,7 +77,11 @@ final class ReadinessWaiter: Waiter {
         // Readiness seen after the last wait ended (see "Readiness wakes…").
         if try takeEarlyWakeUp() { return true }
         try withWatcher { watcher in
-            if watcher.isActive { watcher.setRefOnLoopThread(true) } else { try start(watcher) }
+            // Referenced before any start: a watcher that readiness stopped while nobody waited
+            // (see `ready()`) is still unreferenced from the wait before, and one started so
+            // would keep no loop running for this wait (the loop would end it with `LoopExit`).
+            watcher.setRefOnLoopThread(true)
+            if !watcher.isActive { try start(watcher) }
         }
         isTimed = timeout != nil
         timedOut = false
