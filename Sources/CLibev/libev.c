@@ -3,7 +3,12 @@
 // no lock.
 #include "CLibev.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdio.h>
 
@@ -119,4 +124,53 @@ int greenloop_ev_watcher_is_active(void *w) { return ev_is_active((ev_watcher *)
 int greenloop_ev_watcher_is_pending(void *w) { return ev_is_pending((ev_watcher *)w); }
 void greenloop_ev_watcher_set_priority(void *w, int priority) {
     ev_set_priority((ev_watcher *)w, priority);
+}
+
+static void greenloop_ev_probe_ready(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)loop;
+    (void)w;
+    (void)revents;
+}
+
+int greenloop_ev_install_probe(struct ev_loop *loop, ev_io *probe) {
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) return -1;
+    ev_io_init(probe, greenloop_ev_probe_ready, fd, EV_READ);
+    ev.io_start(loop, probe);
+    // libev applies kernel changes at its next iteration; the loop is fresh, so this one runs
+    // no callback but the probe's, which cannot fire (nothing ever writes to the eventfd).
+    ev.run(loop, EVRUN_NOWAIT);
+    return fd;
+}
+
+int greenloop_epoll_set_holding(int fd) {
+    DIR *directory = opendir("/proc/self/fd");
+    if (directory == NULL) return -1;
+    int found = -1;
+    struct dirent *entry;
+    while (found < 0 && (entry = readdir(directory)) != NULL) {
+        if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+        int candidate = atoi(entry->d_name);
+        char path[64], target[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", candidate);
+        ssize_t length = readlink(path, target, sizeof target - 1);
+        if (length <= 0) continue;
+        target[length] = 0;
+        if (strcmp(target, "anon_inode:[eventpoll]") != 0) continue;
+        // Each registered descriptor is a line "tfd: <number> events: ...".
+        snprintf(path, sizeof path, "/proc/self/fdinfo/%d", candidate);
+        FILE *info = fopen(path, "re");
+        if (info == NULL) continue;
+        char line[256];
+        while (fgets(line, sizeof line, info) != NULL) {
+            int registered;
+            if (sscanf(line, "tfd: %d", &registered) == 1 && registered == fd) {
+                found = candidate;
+                break;
+            }
+        }
+        fclose(info);
+    }
+    closedir(directory);
+    return found;
 }

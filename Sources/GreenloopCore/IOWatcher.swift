@@ -10,14 +10,14 @@ import SystemPackage
 /// stopped: level-triggered, it fires again each iteration while the descriptor stays ready.
 ///
 /// **The special problem of disappearing descriptors.** The descriptor is checked when the watcher
-/// is made and by ``set(_:_:)`` (negative or not open:
-/// ``LoopError/invalidFileDescriptor(_:_:)``), not at every start, which keeps `start()` free
-/// of system calls on libev. Stop the watcher *before* closing its descriptor: a number closed
-/// and reused behind an active watcher is not the same file, and the backends may keep watching
-/// the old one.
+/// is made, by ``set(_:_:)`` and by every ``start()``: negative, not open, or the loop's own epoll
+/// set throw ``LoopError/invalidFileDescriptor(_:_:)`` on both backends, and the loop goes on.
+/// Stop the watcher *before* closing its descriptor: a number closed and reused behind an active
+/// watcher is not the same file, and the backends may keep watching the old one.
 ///
-/// Cost: start and stop are O(1); libev batches kernel changes until the next wait, libevent's
-/// epoll applies them at once (one `epoll_ctl`).
+/// Cost: start costs one `fcntl` (the check above) and is O(1) otherwise; stop is O(1). libev
+/// batches kernel changes until the next wait, libevent's epoll applies them at once (one
+/// `epoll_ctl`).
 public final class IOWatcher: Watcher {
     // The callback first: next to the state that every wake-up reads too, in the same cache line
     // as a rule.
@@ -61,6 +61,14 @@ public final class IOWatcher: Watcher {
     }
 
     override func activate() throws(LoopError) {
+        // Checked at every start, not only when made: the descriptor may have been closed since,
+        // and its number reused, even by the backend's own epoll set. libev would find out only
+        // inside its next wait, where it aborts the process; libevent's epoll refuses at once.
+        // One `fcntl` makes both say the same, before anything changed.
+        try IOWatcher.validate(fileDescriptor)
+        if fileDescriptor.rawValue == withEventLoop({ $0.native.backendDescriptor }) {
+            throw .invalidFileDescriptor(fileDescriptor.rawValue, .invalidArgument)
+        }
         try native?.start(fd: fileDescriptor.rawValue, events: events, priority: priority)
     }
 

@@ -20,6 +20,9 @@ public protocol NativeLoop: AnyObject {
     func poll(blocking: Bool)
     /// Events seen and not yet dispatched.
     var pendingCount: Int { get }
+    /// The descriptor the backend itself waits on (its epoll set), which no io watcher may
+    /// watch, or -1 when the backend refuses that descriptor by itself or has none.
+    var backendDescriptor: CInt { get }
     /// Refreshes the backend's own time cache.
     func updateTime()
     /// Remakes kernel state after fork.

@@ -48,6 +48,9 @@ public struct Signal: RawRepresentable, Hashable, Sendable, CustomStringConverti
         Signal(rawValue: __libc_current_sigrtmin() + offset)
     }
 
+    /// The synchronous fault signals, which no loop can watch.
+    static let faults: Set<CInt> = [SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP]
+
     /// One more than the highest signal number on this system.
     public static var limit: CInt { greenloop_signal_limit() }
 
@@ -59,6 +62,13 @@ public struct Signal: RawRepresentable, Hashable, Sendable, CustomStringConverti
         if rawValue == SIGKILL || rawValue == SIGSTOP {
             return "SIGKILL and SIGSTOP cannot be caught"
         }
+        // A fault is raised again by the instruction that caused it as soon as its handler
+        // returns: the loop's handler only notes it for a later iteration, so the thread would
+        // fault forever and the report never come. Faults stay fatal, as the system makes them.
+        if Signal.faults.contains(rawValue) {
+            return "\(self) reports a fault in the running code; it cannot be delivered through the loop "
+                + "(SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGTRAP are refused)"
+        }
         return nil
     }
 
@@ -69,7 +79,7 @@ public struct Signal: RawRepresentable, Hashable, Sendable, CustomStringConverti
             SIGABRT: "SIGABRT", SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGSEGV: "SIGSEGV",
             SIGPIPE: "SIGPIPE", SIGALRM: "SIGALRM", SIGTERM: "SIGTERM", SIGUSR1: "SIGUSR1",
             SIGUSR2: "SIGUSR2", SIGCHLD: "SIGCHLD", SIGCONT: "SIGCONT", SIGSTOP: "SIGSTOP",
-            SIGTSTP: "SIGTSTP", SIGWINCH: "SIGWINCH",
+            SIGTSTP: "SIGTSTP", SIGWINCH: "SIGWINCH", SIGBUS: "SIGBUS", SIGTRAP: "SIGTRAP",
         ]
         return names[rawValue].map { "\($0) (\(rawValue))" } ?? "signal \(rawValue)"
     }

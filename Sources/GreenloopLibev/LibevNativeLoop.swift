@@ -1,4 +1,7 @@
 import CLibev
+#if canImport(Glibc)
+import Glibc
+#endif
 @_spi(Backend) import GreenloopCore
 
 /// The `struct ev_loop *` behind a libev ``GreenloopCore/EventLoop``.
@@ -41,9 +44,24 @@ final class LibevNativeLoop: NativeLoop {
         }
         self.loop = loop
         self.method = method
+        if method == .epoll {
+            probeDescriptor = greenloop_ev_install_probe(loop, probe)
+        }
     }
 
-    deinit { close() }
+    deinit {
+        close()
+        probe.deallocate()
+    }
+
+    /// The probe that finds libev's epoll set (see `greenloop_ev_install_probe`): its eventfd, -1
+    /// without one (other methods, or the eventfd could not be made), and its `ev_io`, allocated
+    /// so that it never moves.
+    private var probeDescriptor: CInt = -1
+    private let probe = UnsafeMutablePointer<ev_io>.allocate(capacity: 1)
+    /// ``backendDescriptor`` once found; forgotten by a fork (libev makes a new set at the next
+    /// iteration, which registers the probe again; until then the old set is still the loop's).
+    @exclusivity(unchecked) private var knownBackendDescriptor: CInt?
 
     static func flag(for method: IOMethod) -> UInt32 {
         switch method {
@@ -65,16 +83,31 @@ final class LibevNativeLoop: NativeLoop {
 
     var pendingCount: Int { isClosed ? 0 : Int(greenloop_ev_pending_count(loop)) }
 
+    /// libev's epoll set: an io watcher on it would make libev's next `epoll_ctl` fail inside its
+    /// backend, where libev aborts instead of reporting. libev has no call that tells it: found
+    /// through the probe, once (and once after each fork).
+    var backendDescriptor: CInt {
+        if let knownBackendDescriptor { return knownBackendDescriptor }
+        let found = isClosed || probeDescriptor < 0 ? -1 : greenloop_epoll_set_holding(probeDescriptor)
+        knownBackendDescriptor = found
+        return found
+    }
+
     func updateTime() { greenloop_ev_now_update(loop) }
 
     func reinitializeAfterFork() throws(LoopError) {
         // libev remakes its epoll set (and re-arms every fd) at the start of the next iteration.
         greenloop_ev_loop_fork(loop)
+        knownBackendDescriptor = nil
     }
 
     func close() {
         guard !isClosed else { return }
         isClosed = true
         greenloop_ev_loop_destroy(loop)
+        if probeDescriptor >= 0 {
+            _ = Glibc.close(probeDescriptor)
+            probeDescriptor = -1
+        }
     }
 }

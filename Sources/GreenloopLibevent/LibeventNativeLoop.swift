@@ -52,9 +52,23 @@ final class LibeventNativeLoop: NativeLoop {
         isClosed ? 0 : Int(event_base_get_num_events(base, UInt32(EVENT_BASE_COUNT_ACTIVE)))
     }
 
+    /// The epoll set, found once by a probe (libevent 2.1 has no call that returns it); -1 for
+    /// the other methods, which have none. libevent's epoll would refuse it by itself (EINVAL
+    /// from `epoll_ctl` in `event_add`): told here too, the check is the same on both backends.
+    var backendDescriptor: CInt {
+        if let knownBackendDescriptor { return knownBackendDescriptor }
+        let found = isClosed || method != .epoll ? -1 : greenloop_event_base_epoll_fd(base)
+        knownBackendDescriptor = found
+        return found
+    }
+    /// ``backendDescriptor`` once probed; forgotten by a fork, after which libevent makes a new
+    /// set.
+    @exclusivity(unchecked) private var knownBackendDescriptor: CInt?
+
     func updateTime() { _ = event_base_update_cache_time(base) }
 
     func reinitializeAfterFork() throws(LoopError) {
+        knownBackendDescriptor = nil
         guard event_reinit(base) == 0 else {
             throw .systemCallFailed("event_reinit", .ioError)
         }

@@ -1,4 +1,5 @@
 import Greenloop
+@_spi(Backend) import GreenloopCore
 import GreenloopLibev
 import GreenloopLibevent
 import SystemPackage
@@ -41,6 +42,40 @@ struct MisuseTests {
         }
     }
 
+    @Test("a descriptor closed after its watcher was made, or the loop's own epoll set, is refused at start", arguments: allBackends)
+    func staleDescriptors(backend: Backend) throws {
+        try withLoop(backend) { loop in
+            // A number of our own, high above what parallel tests open, so that nothing reuses it
+            // between the close and the start.
+            var limit = rlimit()
+            getrlimit(CInt(RLIMIT_NOFILE.rawValue), &limit)
+            let live = try Pipe()
+            let high = fcntl(live.readEnd.rawValue, F_DUPFD_CLOEXEC, CInt(clamping: limit.rlim_cur) - 8)
+            try #require(high >= 0)
+            let watcher = try loop.makeIOWatcher(FileDescriptor(rawValue: high), .read) { _ in }
+            close(high)
+            #expect(throws: LoopError.invalidFileDescriptor(high, .badFileDescriptor)) { try watcher.start() }
+            #expect(!watcher.isActive)
+            try expectStillRuns(loop)
+
+            // The loop's own epoll set: libev aborted in its backend; now both refuse at start.
+            let epoll = loop.native.backendDescriptor
+            try #require(epoll >= 0)
+            var target = [CChar](repeating: 0, count: 64)
+            let length = readlink("/proc/self/fd/\(epoll)", &target, target.count - 1)
+            #expect(String(decoding: target[..<max(length, 0)].map { UInt8(bitPattern: $0) }, as: UTF8.self) == "anon_inode:[eventpoll]")
+            let onEpoll = try loop.makeIOWatcher(FileDescriptor(rawValue: epoll), .read) { _ in }
+            #expect(throws: LoopError.invalidFileDescriptor(epoll, .invalidArgument)) { try onEpoll.start() }
+            #expect(!onEpoll.isActive)
+            try expectStillRuns(loop)
+
+            // The same watcher on a good descriptor again works.
+            try watcher.set(live.readEnd, .read)
+            try watcher.start()
+            #expect(watcher.isActive)
+        }
+    }
+
     @Test("signals that cannot be watched", arguments: allBackends)
     func badSignals(backend: Backend) throws {
         try withLoop(backend) { loop in
@@ -49,6 +84,15 @@ struct MisuseTests {
             }
             #expect(throws: LoopError.invalidSignal(SIGKILL, reason: "SIGKILL and SIGSTOP cannot be caught")) {
                 try loop.makeSignalWatcher(.kill) {}
+            }
+            // Faults: a watcher would turn a crash into a thread that faults forever, unreported.
+            for fault: CInt in [SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP] {
+                #expect {
+                    try loop.makeSignalWatcher(Signal(rawValue: fault)) {}
+                } throws: { error in
+                    guard case LoopError.invalidSignal(fault, let reason) = error else { return false }
+                    return reason.contains("fault") && reason.contains("SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGTRAP")
+                }
             }
             try expectStillRuns(loop)
         }

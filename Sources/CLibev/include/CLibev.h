@@ -68,4 +68,13 @@ void greenloop_ev_watcher_set_priority(void *w, int priority);
 extern const int greenloop_ev_minpri;
 extern const int greenloop_ev_maxpri;
 
+
+/// libev does not tell which descriptor is its epoll set, so a probe finds it: an eventfd that
+/// `probe` (caller-owned, at a stable address) watches for reading, registered with the kernel by
+/// one non-blocking iteration of the fresh `loop`. It never fires. Returns the eventfd, or -1
+/// with errno set. Call right after `greenloop_ev_loop_new`, before any other watcher starts.
+int greenloop_ev_install_probe(struct ev_loop *loop, ev_io *probe);
+/// The epoll set in this process that has `fd` registered (read from /proc/self/fdinfo), or -1.
+int greenloop_epoll_set_holding(int fd);
+
 #endif
