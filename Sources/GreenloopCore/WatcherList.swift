@@ -38,7 +38,7 @@ final class WatcherList<Element: AnyObject> {
 
     /// Calls `body` with each watcher present when the walk began and still present.
     func forEach(_ body: (Element) -> Void) {
-        precondition(cursor < 0, "WatcherList walks do not nest")
+        if cursor >= 0 { fatalError("WatcherList walks do not nest") }
         cursor = 0
         end = entries.count
         defer { cursor = -1 }

@@ -47,6 +47,9 @@ public class Greenlet {
     public static let defaultStackSize = 256 * 1024
     /// The smallest stack size accepted.
     public static let minimumStackSize = 16 * 1024
+    /// The largest stack size accepted (1 TiB of address space); a larger one throws
+    /// ``GreenletError/stackAllocationFailed(_:)`` with `ENOMEM`.
+    public static let maximumStackSize = 1 << 40
 
     /// A greenlet's state as its description and its deinitialiser read it: derived from
     /// ``phase`` and ``context`` (see ``state``), never stored.
@@ -144,6 +147,9 @@ public class Greenlet {
     /// (``AnySpawnedGreenlet``), whose ``runWithoutClosure()`` is the body.
     init(stackSize: Int, parent: Greenlet?, body: Body) throws(GreenletError) {
         guard stackSize >= Greenlet.minimumStackSize else { throw .stackTooSmall(stackSize) }
+        // No address space holds more: refused here, before the pool's page arithmetic could
+        // overflow on it.
+        guard stackSize <= Greenlet.maximumStackSize else { throw .stackAllocationFailed(.noMemory) }
         // Unretained: a reference count operation fewer per spawn (the thread keeps its state).
         let thread = GreenletThread.unretainedForCallingThread
         let address = thread.toOpaque()
@@ -378,7 +384,7 @@ public class Greenlet {
     ///   has not started then.
     final func startCarryingNothing() throws(GreenletError) -> (any Error)? {
         let thread = try checkThread("start")
-        precondition(phase == .notStarted, "startCarryingNothing() on a started greenlet")
+        require(phase == .notStarted, "startCarryingNothing() on a started greenlet")
         try prepareToStart()
         let resumption = Greenlet.switchToSuspended(
             self, at: context.unsafelyUnwrapped, thread: thread.toOpaque(), countingReference: !isPinned,

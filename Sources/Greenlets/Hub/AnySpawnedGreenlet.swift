@@ -50,7 +50,7 @@ public class AnySpawnedGreenlet: Greenlet {
     /// Runs the body and returns its value, boxed; the body is released first. Overridden by
     /// ``SpawnedGreenlet``, the only subclass.
     func runBody() throws -> Any {
-        preconditionFailure("SpawnedGreenlet overrides runBody()")
+        misuse("SpawnedGreenlet overrides runBody()")
     }
 
     /// Releases the body, which will never run. Overridden by ``SpawnedGreenlet``.

@@ -59,7 +59,7 @@ struct RingQueue<Element>: ~Copyable {
 
     /// The element `offset` places from the front (`0 ..< count`).
     subscript(offset: Int) -> Element {
-        precondition(offset >= 0 && offset < count, "RingQueue index out of range")
+        require(offset >= 0 && offset < count, "RingQueue index out of range")
         return storage[slot(offset)]
     }
 
@@ -73,7 +73,7 @@ struct RingQueue<Element>: ~Copyable {
     /// up. O(count).
     @discardableResult
     mutating func remove(at offset: Int) -> Element {
-        precondition(offset >= 0 && offset < count, "RingQueue index out of range")
+        require(offset >= 0 && offset < count, "RingQueue index out of range")
         let removed = (storage + slot(offset)).move()
         for later in offset ..< count - 1 {
             (storage + slot(later)).initialize(to: (storage + slot(later + 1)).move())

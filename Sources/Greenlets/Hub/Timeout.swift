@@ -1,3 +1,4 @@
+import GreenloopCore
 import Synchronization
 
 /// The error a ``withTimeout(_:_:)`` scope throws when its time is up.
@@ -56,10 +57,23 @@ private func timeoutScope<T>(_ duration: Duration, _ body: (Timeout) throws -> T
     let greenlet = Greenlet.current
     let timeout = Timeout(
         duration: duration, scope: Timeout.scopes.add(1, ordering: .relaxed).newValue)
+    let nanoseconds = try duration.timerNanoseconds()
+    let (sum, overflow) = LoopInstant.monotonicNow().nanoseconds.addingReportingOverflow(nanoseconds)
+    let deadline = overflow ? UInt64.max : sum
+    // The timer counts from the loop's cached time, which may be older than this call (see
+    // `Waiter.timerExpired()`): one that expires before the deadline is started again for the
+    // time left.
+    weak var restartable: TimerWatcher?
     let timer = try hub.loop.makeTimer(after: duration) { [unowned greenlet] in
+        let now = LoopInstant.monotonicNow().nanoseconds
+        if now < deadline, let timer = restartable {
+            try timer.set(after: .nanoseconds(Int64(clamping: deadline - now)), repeat: .zero)
+            return try timer.start()
+        }
         // In the hub: the greenlet is suspended in some wait; raise the timeout there.
         _ = try greenlet.throwInto(timeout)
     }
+    restartable = timer
     try timer.start()
     defer { try? timer.stop() }
     return try body(timeout)

@@ -47,6 +47,9 @@ class Waiter {
     /// ``ReadinessWaiter``'s timeout): made by the first, kept for the next (a waiter is reused),
     /// retained by hand, and closed when the waiter goes (see ``armTimer(nanoseconds:referenced:)``).
     @exclusivity(unchecked) private var timer: Unmanaged<TimerWatcher>?
+    /// When the timed wait in progress may end, on the monotonic clock (nanoseconds): set by
+    /// ``armTimer(nanoseconds:referenced:)``, read when ``timer`` expires.
+    @exclusivity(unchecked) private var timedDeadline: UInt64 = 0
     /// The next in the hub's list of spare waiters, while this one is there.
     @exclusivity(unchecked) final var nextSpare: Unmanaged<Waiter>?
     /// What a ``HandOffQueue`` handed it (`nil` for a hand-off of nothing), for its owner to take
@@ -252,6 +255,10 @@ class Waiter {
             if !referenced { made.setRefOnLoopThread(false) }
             timer = .passRetained(made)
         }
+        // Counted from the call on a fresh clock: the timer counts from the loop's cached time,
+        // which is as old as the iteration (see `timerExpired()`).
+        let (deadline, overflow) = LoopInstant.monotonicNow().nanoseconds.addingReportingOverflow(nanoseconds)
+        timedDeadline = overflow ? .max : deadline
         timer.unsafelyUnwrapped._withUnsafeGuaranteedRef { $0.postponeOnLoopThread(toNanosecondsFromNow: nanoseconds) }
     }
 
@@ -271,8 +278,20 @@ class Waiter {
     /// The timer's callback: ends the wait in progress if it has a time limit. A timer left
     /// running by a wait that ended otherwise finds none; it stopped by itself (a one-shot
     /// timer), and stays so.
+    ///
+    /// A timer may expire before the wait's time is up on the monotonic clock: both backends
+    /// count a timer from the loop's cached time, which is as old as the iteration, so a wait
+    /// that began after a long callback would end that much early. Such a timer is armed again
+    /// for the time left.
     private final func timerExpired() {
         guard hasWaitingGreenlet && isTimed else { return }
+        let now = LoopInstant.monotonicNow().nanoseconds
+        if now < timedDeadline {
+            timer.unsafelyUnwrapped._withUnsafeGuaranteedRef {
+                $0.postponeOnLoopThread(toNanosecondsFromNow: timedDeadline - now)
+            }
+            return
+        }
         timedOut = true
         wake()
     }
@@ -280,7 +299,7 @@ class Waiter {
     /// From any greenlet: wakes the waiter from the hub at the next iteration, once; the owner
     /// must ``wait()`` on it, or have waited, before it lets the waiter go.
     final func wakeSoon() {
-        precondition(scheduledWake == .none, "a waiter woken soon twice")
+        require(scheduledWake == .none, "a waiter woken soon twice")
         scheduledWake = .borrowing
         withHub { $0.scheduleWake(Unmanaged.passUnretained(self)) }
     }

@@ -41,7 +41,7 @@ public final class CallbackResult<Value> {
     /// - Precondition: `context` came from ``retainedContext()`` of a `CallbackResult<Value>` and
     ///   was not completed before.
     public static func complete(_ context: UnsafeMutableRawPointer?, with outcome: Result<Value, any Error>) {
-        guard let context else { preconditionFailure("CallbackResult.complete: the C callback passed a NULL context") }
+        guard let context else { misuse("CallbackResult.complete: the C callback passed a NULL context") }
         // Invariant: `context` is the +1 reference retainedContext() made; taking it here ends it.
         let box = Unmanaged<CallbackResult<Value>>.fromOpaque(context).takeRetainedValue()
         switch outcome {

@@ -39,7 +39,7 @@ public final class Subprocess {
         _ arguments: [String], environment: [String: String]? = nil, pipeInput: Bool = true,
         pipeOutput: Bool = true, pipeError: Bool = true
     ) throws {
-        precondition(!arguments.isEmpty, "a subprocess needs at least the program's name")
+        require(!arguments.isEmpty, "a subprocess needs at least the program's name")
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }

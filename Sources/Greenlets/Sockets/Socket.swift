@@ -155,7 +155,7 @@ public final class Socket {
     ///
     /// - Returns: the bytes; empty at end of stream.
     public func read(maxBytes: Int = 65536) throws -> [UInt8] {
-        precondition(maxBytes >= 0, "read(maxBytes:) needs a count of at least 0, not \(maxBytes)")
+        require(maxBytes >= 0, "read(maxBytes:) needs a count of at least 0, not \(maxBytes)")
         let fd = fileDescriptor
         guard fd >= 0 && buffered.isEmpty && maxBytes <= ReceiveScratch.size else {
             return try readSlowly(maxBytes: maxBytes)
@@ -218,7 +218,7 @@ public final class Socket {
     /// - Returns: the bytes with the delimiter; what is left at end of stream (possibly empty),
     ///   without one; or `maxBytes` bytes without one when no delimiter came that soon.
     public func read(until delimiter: [UInt8], maxBytes: Int = 65536) throws -> [UInt8] {
-        precondition(!delimiter.isEmpty, "the delimiter must not be empty")
+        require(!delimiter.isEmpty, "the delimiter must not be empty")
         var searched = 0
         while true {
             if let end = firstIndex(of: delimiter, from: max(0, searched - delimiter.count + 1)), end + delimiter.count <= maxBytes {

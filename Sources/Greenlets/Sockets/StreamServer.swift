@@ -26,6 +26,9 @@ import Glibc
 ///
 /// **Stopping.** ``stop(timeout:)`` stops accepting at once, gives the handlers until the deadline
 /// to finish, then kills those still running (each unwinds; its client socket is closed).
+/// ``serveForever()`` returns only once that is done, so a program whose main greenlet serves
+/// forever and whose signal handler calls `stop` ends with every request under way answered (or
+/// killed at the deadline), never cut at the signal.
 public final class StreamServer {
     /// The listening socket.
     public let listener: Socket
@@ -34,6 +37,12 @@ public final class StreamServer {
     private let handlers: Group
     private let handler: (Socket) throws -> Void
     private var acceptor: SpawnedGreenlet<Void>?
+    /// Set when a ``stop(timeout:)`` has finished: handlers done or killed.
+    private let stopped = Event()
+    /// Whether a ``stop(timeout:)`` has begun; a second call waits for the first.
+    private var isStopping = false
+    /// What the first ``stop(timeout:)`` returned.
+    private var everyHandlerFinished = true
     /// Connections accepted since the server started.
     public private(set) var acceptedCount = 0
     /// How many times `accept` ran out of descriptors.
@@ -72,21 +81,38 @@ public final class StreamServer {
         acceptor = try spawn { [unowned self] in try self.acceptLoop() }
     }
 
-    /// Starts (if needed) and waits until the server is stopped.
+    /// Starts (if needed) and waits until the server has stopped: until a ``stop(timeout:)`` has
+    /// finished (its handlers ended or were killed), not merely stopped accepting.
+    ///
+    /// - Throws: the error that ended accepting, if it was not a stop (the handlers go on then);
+    ///   what is thrown into the waiting greenlet.
     public func serveForever() throws {
         try start()
-        try acceptor?.join()
+        guard let acceptor else { return }
+        try acceptor.join()
+        if let error = acceptor.error, !(error is GreenletExit) { throw error }
+        try stopped.wait()
     }
 
-    /// Stops accepting, waits at most `timeout` for the handlers, then kills the rest.
+    /// Stops accepting, waits at most `timeout` for the handlers, then kills the rest. A second
+    /// call, while the first runs or after it, waits for the first and returns what it returned.
     ///
     /// - Returns: whether every handler finished within the timeout.
     @discardableResult
     public func stop(timeout: Duration = .seconds(1)) throws -> Bool {
+        guard !isStopping else {
+            try stopped.wait()
+            return everyHandlerFinished
+        }
+        isStopping = true
+        // Whatever ends this call (a kill of the greenlet that stops the server, say), waiters
+        // in serveForever() are released: nothing else would release them.
+        defer { stopped.set() }
         if let acceptor, !acceptor.isReady { try acceptor.kill() }
         listener.close()
         let finished = try handlers.join(timeout: timeout)
         if !finished { try handlers.killAll(timeout: .seconds(1)) }
+        everyHandlerFinished = finished
         return finished
     }
 

@@ -64,7 +64,7 @@ public final class Pool: Group {
 
     /// A pool of `size` (at least 1) concurrent greenlets.
     public init(size: Int) {
-        precondition(size >= 1, "a pool runs at least one greenlet, not \(size)")
+        require(size >= 1, "a pool runs at least one greenlet, not \(size)")
         self.size = size
         slots = Semaphore(value: size)
         super.init()

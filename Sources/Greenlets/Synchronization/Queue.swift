@@ -18,7 +18,7 @@ public final class Queue<Element> {
 
     /// An empty queue holding at most `maxSize` items (`nil`: no limit).
     public init(maxSize: Int? = nil) {
-        precondition((maxSize ?? 0) >= 0, "a queue's maxSize is 0 or more, not \(maxSize ?? 0)")
+        require((maxSize ?? 0) >= 0, "a queue's maxSize is 0 or more, not \(maxSize ?? 0)")
         self.maxSize = maxSize
     }
 

@@ -9,7 +9,7 @@ public class Semaphore {
 
     /// A semaphore with `value` permits (at least 0).
     public init(value: Int = 1) {
-        precondition(value >= 0, "a semaphore starts with 0 or more permits, not \(value)")
+        require(value >= 0, "a semaphore starts with 0 or more permits, not \(value)")
         self.value = value
     }
 

@@ -30,7 +30,7 @@ public final class ThreadPool {
     ///
     /// - Parameter maximumThreads: at least 1.
     public init(maximumThreads: Int = 4) throws {
-        precondition(maximumThreads >= 1, "a thread pool has at least one thread, not \(maximumThreads)")
+        require(maximumThreads >= 1, "a thread pool has at least one thread, not \(maximumThreads)")
         self.maximumThreads = maximumThreads
         let hub = try Hub.current()
         self.hub = hub
