@@ -260,7 +260,9 @@ struct HubTests {
         try #require(handles.count == 2)
         let finished = try #require(handles[0] as? SpawnedGreenlet<Int>)
         #expect(finished.isReady && finished.isDead)
-        #expect(try finished.value() == 42)
+        #expect(try finished.result?.get() == 42)
+        // Waiting on it is an operation of its thread's hub, refused here.
+        #expect(throws: GreenletError.self) { try finished.value() }
         // The error names the greenlet's thread: its state is still there to ask.
         #expect(throws: GreenletError.self) { try finished.switchInto() }
         // Killed by the hub's destruction before it could run.

@@ -556,8 +556,13 @@ public class Greenlet {
         liveAncestorUnretained.takeUnretainedValue()
     }
 
-    @inline(__always)
-    private final func checkThread(_ operation: @autoclosure () -> String)
+    /// ``checkThread(_:)`` for an operation that cannot throw: traps off the greenlet's thread.
+    final func requireThread(_ operation: @autoclosure () -> String) {
+        do { _ = try checkThread(operation()) } catch { misuse("\(error); use Hub.remote to reach it") }
+    }
+
+    @usableFromInline @inline(__always)
+    final func checkThread(_ operation: @autoclosure () -> String)
         throws(GreenletError) -> Unmanaged<GreenletThread>
     {
         // The home thread's state lives as long as this greenlet: no need to retain it.

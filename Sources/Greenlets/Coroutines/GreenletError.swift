@@ -12,7 +12,9 @@ public struct GreenletExit: Error, Hashable, Sendable, CustomStringConvertible {
 
 /// A greenlet operation that was refused.
 public enum GreenletError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// A greenlet was used from a thread other than the one that made it.
+    /// A greenlet, or a primitive (``Event``, ``Queue``, a ``Socket`` …), was used from a thread
+    /// other than the one that made it; nothing was changed. ``Hub/remote`` is the way in from
+    /// other threads.
     case wrongThread(operation: String, greenletThread: Int32, callingThread: Int32)
     /// The parent would make a cycle, or belongs to another thread.
     case invalidParent(String)
@@ -25,8 +27,8 @@ public enum GreenletError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .wrongThread(operation, greenletThread, callingThread):
-            return "\(operation) was called on thread \(callingThread), but the greenlet belongs to "
-                + "thread \(greenletThread); greenlets never move between threads"
+            return "\(operation) was called on thread \(callingThread), but it belongs to "
+                + "thread \(greenletThread); greenlets and their primitives never move between threads"
         case let .invalidParent(reason):
             return "invalid parent: \(reason)"
         case let .stackAllocationFailed(errno):

@@ -74,6 +74,7 @@ public class AnySpawnedGreenlet: Greenlet {
     @inlinable @inline(__always)
     @discardableResult
     public final func join(timeout: Duration? = nil) throws -> Bool {
+        _ = try checkThread("join(timeout:)")
         if hasEnding { return true }
         return try joinWaiting(timeout: timeout)
     }
@@ -95,6 +96,8 @@ public class AnySpawnedGreenlet: Greenlet {
     ///   - block: wait until it has ended.
     ///   - timeout: with `block`, the longest wait.
     public func kill(_ error: any Error = GreenletExit(), block: Bool = true, timeout: Duration? = nil) throws {
+        // Before anything changes: the hub's queue is the owning thread's alone.
+        _ = try checkThread("kill(_:block:timeout:)")
         guard !hasEnding else { return }
         if !isStarted {
             endBeforeStarting(throwing: error)

@@ -146,6 +146,37 @@ public final class Hub {
     }
 
     @exclusivity(unchecked) private var isDestroyed = false
+
+    /// The thread-safe way into this hub from other threads (see ``HubRemote``). Made on first
+    /// use: an async watcher of the loop's, which does not keep the loop running.
+    ///
+    /// - Throws: ``HubError/wrongThread`` off the hub's thread, ``HubError/destroyed`` after
+    ///   ``destroy(timeout:)``; what the loop throws making the watcher.
+    public var remote: HubRemote {
+        get throws {
+            guard GreenletThread.unretainedHubOfCallingThread?.toOpaque() == Unmanaged.passUnretained(self).toOpaque()
+            else { throw HubError.wrongThread }
+            guard !isDestroyed else { throw HubError.destroyed }
+            if let mailbox { return HubRemote(mailbox: mailbox) }
+            // Unowned: the hub owns the watcher, which goes when the hub does.
+            let watcher = try loop.makeAsyncWatcher { [unowned self] in self.runRemoteWork() }
+            try watcher.setRef(false)
+            try watcher.start()
+            let made = HubMailbox(sender: watcher.sender)
+            (mailbox, remoteWatcher) = (made, watcher)
+            return HubRemote(mailbox: made)
+        }
+    }
+    @exclusivity(unchecked) private var mailbox: HubMailbox?
+    @exclusivity(unchecked) private var remoteWatcher: AsyncWatcher?
+
+    /// From the remote's watcher: spawns what other threads sent, in order.
+    private func runRemoteWork() {
+        guard let mailbox else { return }
+        for work in mailbox.take() {
+            do { _ = try spawn(work) } catch { errorHandler(error, "hub remote") }
+        }
+    }
     @exclusivity(unchecked) var ownsLoop = false
 
     /// Ends the hub: kills the spawned greenlets that are left (waiting for them at most
@@ -168,6 +199,8 @@ public final class Hub {
             }
         }
         isDestroyed = true
+        mailbox?.close()
+        try? remoteWatcher?.close()
         if greenlet.isStarted && !greenlet.isDead {
             try loop.stop()
             try greenlet.switchInto()
@@ -327,6 +360,10 @@ public enum HubError: Error, Hashable, Sendable, CustomStringConvertible {
     case alreadyInstalled
     /// ``Hub/destroy(timeout:)`` was called from a greenlet other than the thread's main one.
     case notFromMainGreenlet
+    /// Work was sent through ``HubRemote`` to a hub that has been destroyed.
+    case destroyed
+    /// A hub's ``Hub/remote`` was asked for on another thread than the hub's.
+    case wrongThread
 
     /// What was attempted, and why it was refused.
     public var description: String {
@@ -337,6 +374,10 @@ public enum HubError: Error, Hashable, Sendable, CustomStringConvertible {
             return "this thread already has a hub"
         case .notFromMainGreenlet:
             return "destroy() must be called from the thread's main greenlet"
+        case .destroyed:
+            return "the hub has been destroyed; work sent to it cannot run"
+        case .wrongThread:
+            return "a hub's remote is made on the hub's own thread; hand the HubRemote to other threads"
         }
     }
 }

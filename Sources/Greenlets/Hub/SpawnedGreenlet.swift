@@ -37,6 +37,7 @@ public final class SpawnedGreenlet<Value>: AnySpawnedGreenlet {
 
     /// Calls `callback` (in the hub) when the body has ended; at once (next iteration) if it has.
     public func link(_ callback: @escaping (SpawnedGreenlet<Value>) -> Void) {
+        requireThread("link(_:)")
         addLink { [self] in callback(self) }
     }
 }

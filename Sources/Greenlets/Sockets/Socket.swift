@@ -66,6 +66,9 @@ public final class Socket {
     @exclusivity(unchecked) private var writeReadiness: Unmanaged<ReadinessWaiter>?
     /// The peer, for a connected or accepted socket.
     @exclusivity(unchecked) public private(set) var peer: SocketAddress?
+    /// The thread whose hub the socket's waits use: every operation checks it (a foreign one
+    /// traps before it changes anything).
+    private let affinity = ThreadAffinity()
 
     /// A new, unconnected socket.
     ///
@@ -314,6 +317,7 @@ public final class Socket {
     /// nothing.
     public func close() {
         guard fileDescriptor >= 0 else { return }
+        affinity.require("Socket.close()")
         // Watchers first: a descriptor must not be closed under an active watcher. A waiter with
         // a greenlet in it stays alive until that wait has ended (cancelWait's scheduled call
         // holds it).
@@ -379,6 +383,7 @@ public final class Socket {
     }
 
     private func openDescriptor(_ operation: String) throws(SocketError) -> CInt {
+        affinity.require("Socket.\(operation)")
         guard fileDescriptor >= 0 else { throw .closed(operation) }
         return fileDescriptor
     }
@@ -401,6 +406,7 @@ public final class Socket {
     /// two instead of ``exclusively(_:_:_:)``, whose closure captured and retained the socket.
     @inline(__always)
     private func beginUse(_ use: Use, _ operation: String) throws -> CInt {
+        affinity.require("Socket.\(operation)")
         let fd = fileDescriptor
         guard fd >= 0 && inUse & use.rawValue == 0 else { try refuseUse(use, operation) }
         inUse |= use.rawValue

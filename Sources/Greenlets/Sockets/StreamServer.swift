@@ -43,6 +43,7 @@ public final class StreamServer {
     private var isStopping = false
     /// What the first ``stop(timeout:)`` returned.
     private var everyHandlerFinished = true
+    private let affinity = ThreadAffinity()
     /// Connections accepted since the server started.
     public private(set) var acceptedCount = 0
     /// How many times `accept` ran out of descriptors.
@@ -77,6 +78,7 @@ public final class StreamServer {
 
     /// Starts accepting, in a greenlet of its own.
     public func start() throws {
+        try affinity.check("StreamServer.start()")
         guard acceptor == nil else { return }
         acceptor = try spawn { [unowned self] in try self.acceptLoop() }
     }
@@ -87,6 +89,7 @@ public final class StreamServer {
     /// - Throws: the error that ended accepting, if it was not a stop (the handlers go on then);
     ///   what is thrown into the waiting greenlet.
     public func serveForever() throws {
+        try affinity.check("StreamServer.serveForever()")
         try start()
         guard let acceptor else { return }
         try acceptor.join()
@@ -100,6 +103,7 @@ public final class StreamServer {
     /// - Returns: whether every handler finished within the timeout.
     @discardableResult
     public func stop(timeout: Duration = .seconds(1)) throws -> Bool {
+        try affinity.check("StreamServer.stop(timeout:)")
         guard !isStopping else {
             try stopped.wait()
             return everyHandlerFinished

@@ -6,6 +6,7 @@ public final class AsyncResult<Value> {
     /// The outcome, once set.
     public private(set) var result: Result<Value, any Error>?
     private let waiters = HandOffQueue<Void>()
+    private let affinity = ThreadAffinity()
 
     /// An unset result.
     public init() {}
@@ -23,6 +24,7 @@ public final class AsyncResult<Value> {
     ///
     /// - Throws: the error set with ``fail(_:)``; ``Timeout`` when the timeout passes first.
     public func get(timeout: Duration? = nil) throws -> Value {
+        try affinity.check("AsyncResult.get(timeout:)")
         if let result { return try result.get() }
         let handed = try waiters.waitForHandOff(bringing: (), timeout: timeout) {}
         guard handed, let result else {
@@ -32,6 +34,7 @@ public final class AsyncResult<Value> {
     }
 
     private func complete(_ outcome: Result<Value, any Error>) {
+        affinity.require("AsyncResult.set(_:) or fail(_:)")
         result = outcome
         while waiters.handOff() {}
     }

@@ -3,6 +3,7 @@
 public class Group {
     private var members: [ObjectIdentifier: AnySpawnedGreenlet] = [:]
     private let emptied = Event()
+    private let affinity = ThreadAffinity()
 
     /// An empty group.
     public init() { emptied.set() }
@@ -13,6 +14,7 @@ public class Group {
     /// Spawns `body` into the group (see ``spawn(stackSize:_:)``).
     @discardableResult
     public func spawn<Value>(_ body: @escaping () throws -> Value) throws -> SpawnedGreenlet<Value> {
+        try affinity.check("Group.spawn(_:)")
         try admit()
         let greenlet = try Greenlets.spawn(body)
         add(greenlet)
@@ -21,6 +23,7 @@ public class Group {
 
     /// Adds a greenlet spawned elsewhere.
     public func add(_ greenlet: AnySpawnedGreenlet) {
+        affinity.require("Group.add(_:)")
         guard !greenlet.isReady else { return }
         let id = ObjectIdentifier(greenlet)
         members[id] = greenlet
@@ -33,11 +36,13 @@ public class Group {
     /// - Returns: whether the group is empty.
     @discardableResult
     public func join(timeout: Duration? = nil) throws -> Bool {
-        try emptied.wait(timeout: timeout)
+        try affinity.check("Group.join(timeout:)")
+        return try emptied.wait(timeout: timeout)
     }
 
     /// Kills every greenlet in the group; with `block`, waits for them (at most `timeout`).
     public func killAll(block: Bool = true, timeout: Duration? = nil) throws {
+        try affinity.check("Group.killAll(block:timeout:)")
         for member in members.values { try member.kill(block: false) }
         if block { try join(timeout: timeout) }
     }

@@ -7,6 +7,7 @@ public final class Lock {
     /// The greenlet that holds the lock, if any.
     public private(set) var owner: Greenlet?
     private var depth = 0
+    private let affinity = ThreadAffinity()
 
     /// An unlocked lock.
     public init() {}
@@ -19,6 +20,7 @@ public final class Lock {
     /// - Returns: whether the calling greenlet now holds it.
     @discardableResult
     public func acquire(timeout: Duration? = nil) throws -> Bool {
+        try affinity.check("Lock.acquire(timeout:)")
         let me = Greenlet.current
         if owner === me {
             depth += 1
@@ -34,6 +36,7 @@ public final class Lock {
     ///
     /// - Throws: ``SynchronizationError/notOwner`` when the calling greenlet does not hold it.
     public func release() throws {
+        try affinity.check("Lock.release()")
         guard owner === Greenlet.current else { throw SynchronizationError.notOwner }
         depth -= 1
         if depth == 0 {

@@ -15,6 +15,7 @@ public final class Queue<Element> {
     private var items = Deque<Element>()
     private let getters = HandOffQueue<Void>()
     private let putters = HandOffQueue<Element>()
+    private let affinity = ThreadAffinity()
 
     /// An empty queue holding at most `maxSize` items (`nil`: no limit).
     public init(maxSize: Int? = nil) {
@@ -36,6 +37,7 @@ public final class Queue<Element> {
     /// - Returns: whether the item went in (false: the timeout passed first).
     @discardableResult
     public func put(_ item: Element, timeout: Duration? = nil) throws -> Bool {
+        try affinity.check("Queue.put(_:timeout:)")
         if tryPutNow(item) { return true }
         if timeout == .zero { return false }
         // A getter that takes our item hands us `true`; room that opens also does.
@@ -47,6 +49,7 @@ public final class Queue<Element> {
     ///
     /// - Throws: ``SynchronizationError/wouldBlock(_:)`` when the queue is full.
     public func tryPut(_ item: Element) throws {
+        try affinity.check("Queue.tryPut(_:)")
         guard tryPutNow(item) else { throw SynchronizationError.wouldBlock("the queue is full") }
     }
 
@@ -54,6 +57,7 @@ public final class Queue<Element> {
     ///
     /// - Returns: the item, or `nil` when the timeout passed first.
     public func get(timeout: Duration? = nil) throws -> Element? {
+        try affinity.check("Queue.get(timeout:)")
         if let item = tryGetNow() { return item }
         if timeout == .zero { return nil }
         let handed = try getters.wait(bringing: (), timeout: timeout) { item in
@@ -68,6 +72,7 @@ public final class Queue<Element> {
     ///
     /// - Throws: ``SynchronizationError/wouldBlock(_:)`` when the queue is empty.
     public func tryGet() throws -> Element {
+        try affinity.check("Queue.tryGet()")
         guard let item = tryGetNow() else { throw SynchronizationError.wouldBlock("the queue is empty") }
         return item
     }

@@ -6,6 +6,7 @@ public class Semaphore {
     /// Permits available now.
     public private(set) var value: Int
     private let waiters = HandOffQueue<Void>()
+    private let affinity = ThreadAffinity()
 
     /// A semaphore with `value` permits (at least 0).
     public init(value: Int = 1) {
@@ -25,6 +26,7 @@ public class Semaphore {
     /// - Returns: whether a permit was taken.
     @discardableResult
     public func acquire(timeout: Duration? = nil) throws -> Bool {
+        try affinity.check("Semaphore.acquire(timeout:)")
         if value > 0 && waiters.isEmpty {
             value -= 1
             return true
@@ -35,6 +37,7 @@ public class Semaphore {
 
     /// Gives a permit back: to the longest waiter if there is one.
     public func release() throws {
+        try affinity.check("Semaphore.release()")
         try checkRelease()
         givePermit()
     }
