@@ -115,7 +115,8 @@ let package = Package(
             path: "Tests/GreenloopTestSupport"
         ),
         .testTarget(name: "GreenloopCoreTests", dependencies: ["GreenloopCore"]),
-        .testTarget(name: "GreenletsTests", dependencies: ["Greenlets", "GreenloopTestSupport"]),
+        .target(name: "CGreenloopTestSupport", path: "Tests/CGreenloopTestSupport"),
+        .testTarget(name: "GreenletsTests", dependencies: ["Greenlets", "GreenloopTestSupport", "CGreenloopTestSupport"]),
         .testTarget(
             name: "LibeventAdapterTests",
             dependencies: ["Greenloop", "LibeventAdapter", "LibeventServices", "CLibevent", "GreenloopTestSupport"]

@@ -1,3 +1,4 @@
+import CGreenloopTestSupport
 import Greenlets
 import GreenloopCore
 import Testing
@@ -128,5 +129,57 @@ struct ReliabilityTests {
             let text = String(decoding: result.standardErrorContent, as: UTF8.self)
             #expect(text.contains("a pool runs at least one greenlet, not 0"))
         }
+    }
+}
+
+@Suite("stack overflow is caught in the guard and reported", .timeLimit(.minutes(1)))
+struct StackOverflowTests {
+    @Test("a C frame just under the guard size faults in the guard with a stack-overflow message")
+    func frameJustUnderTheGuard() async {
+        await #expect(processExitsWith: .signal(SIGSEGV), observing: [\.standardErrorContent]) {
+            let guardSize = Greenlet.stackGuardSize
+            // Two stacks side by side: the victim's frames lie just below the overflowing one's
+            // guard, where a frame that skipped the guard would write.
+            let victim = try Greenlet(stackSize: Greenlet.minimumStackSize) { _ in
+                _ = try Greenlet.current.parent!.switchInto()
+                return nil
+            }
+            _ = try victim.switchInto()
+            let overflowing = try Greenlet(stackSize: Greenlet.minimumStackSize) { _ in
+                Int(greenloop_test_big_frame(guardSize - 4096))
+            }
+            _ = try overflowing.switchInto()
+            print("the frame did not fault")
+        }.map { result in
+            let text = String(decoding: result.standardErrorContent, as: UTF8.self)
+            #expect(text.contains("stack overflow in a greenlet"), "\(text)")
+            #expect(text.contains("\(Greenlet.stackGuardSize / 1024) KiB guard region"))
+        }
+    }
+
+    @Test("deep recursion in a greenlet ends in the same report")
+    func recursion() async {
+        await #expect(processExitsWith: .signal(SIGSEGV), observing: [\.standardErrorContent]) {
+            func recurse(_ depth: Int) -> Int {
+                var frame = (depth, depth, depth, depth, depth, depth, depth, depth)
+                withUnsafeMutablePointer(to: &frame) { _ in }
+                return depth == .max ? 0 : recurse(depth + 1) + frame.0
+            }
+            let greenlet = try Greenlet { _ in recurse(0) }
+            _ = try greenlet.switchInto()
+        }.map { result in
+            let text = String(decoding: result.standardErrorContent, as: UTF8.self)
+            #expect(text.contains("stack overflow in a greenlet"), "\(text)")
+        }
+    }
+
+    @Test("the guard size is configurable, in pages, within bounds")
+    func guardSizeSetting() throws {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        #expect(Greenlet.stackGuardSize >= 64 * 1024)
+        #expect(throws: GreenletError.invalidStackGuardSize(0)) { try Greenlet.setStackGuardSize(0) }
+        #expect(throws: GreenletError.invalidStackGuardSize(2 << 30)) { try Greenlet.setStackGuardSize(2 << 30) }
+        #expect(Greenlet.stackGuardSize >= 64 * 1024)
+        _ = page
     }
 }

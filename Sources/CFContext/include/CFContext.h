@@ -103,4 +103,17 @@ void greenloop_thread_state_set(void *state, void (*release)(void *));
 /// The MADV_GUARD_INSTALL advice (Linux >= 6.13), which older headers lack.
 extern const int greenloop_madv_guard_install;
 
+
+/// Stack overflow reports (stack_guard.c). Installs, once per process, a SIGSEGV and SIGBUS handler
+/// that reports a fault inside a registered guard region as a greenlet stack overflow and then
+/// hands the fault to the previous disposition; and gives the calling thread an alternate signal
+/// stack for it, if the thread has none (freed when the thread exits).
+void greenloop_stack_guard_prepare_thread(void);
+/// Registers a slab of `count` stacks, each `stride` bytes from `base`, each starting with a guard
+/// region of `guard` bytes. Returns a record for `greenloop_stack_guard_unregister`, or -1 when
+/// the table is full (that slab's overflows are then not reported by name).
+long greenloop_stack_guard_register(void *base, size_t stride, size_t count, size_t guard);
+/// Forgets a slab before it is unmapped.
+void greenloop_stack_guard_unregister(long record);
+
 #endif

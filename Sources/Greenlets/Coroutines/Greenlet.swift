@@ -1,3 +1,4 @@
+import Synchronization
 import CFContext
 import CGreenloopSystem
 #if canImport(Glibc)
@@ -26,9 +27,12 @@ import Glibc
 /// switch to a dead greenlet goes to its parent instead (or the parent's parent, up to the main
 /// greenlet, which never dies).
 ///
-/// **Stacks** are guard-paged and pooled per thread (see ``defaultStackSize``): overflow hits a
-/// guard page and crashes with a backtrace, never corrupts memory. A switch costs a few register
-/// moves (boost.context's fcontext), no system call.
+/// **Stacks** are pooled per thread (see ``defaultStackSize``), each above a guard region of
+/// ``stackGuardSize`` bytes (64 KiB): recursion that overflows, and any frame up to the guard's
+/// size, faults in the guard and ends the process with a "stack overflow in a greenlet" message.
+/// A single frame larger than the guard can reach past it, unless its code probes each page (see
+/// ``stackGuardSize``). A switch costs a few register moves (boost.context's fcontext), no system
+/// call.
 ///
 /// **Lifetimes.** A running greenlet stays alive. A suspended greenlet whose last reference goes is
 /// resumed with ``GreenletExit`` on the spot, so that its frames unwind and release what they
@@ -47,6 +51,28 @@ public class Greenlet {
     public static let defaultStackSize = 256 * 1024
     /// The smallest stack size accepted.
     public static let minimumStackSize = 16 * 1024
+    /// Bytes of inaccessible memory below every greenlet stack made from now on (64 KiB unless
+    /// set): a frame that reaches into it ends the process with a "stack overflow in a greenlet"
+    /// message instead of writing over the stack below. With `MADV_GUARD_INSTALL` (Linux ≥ 6.13) a
+    /// guard region costs no memory and no mapping however large it is; without it, one mapping.
+    ///
+    /// A single frame larger than the guard can reach past it unless its code probes each page
+    /// (Swift's does; C's does when compiled with `-fstack-clash-protection`): set a larger guard
+    /// when greenlets call C code with large local arrays.
+    public static var stackGuardSize: Int { stackGuardSizeStorage.load(ordering: .relaxed) }
+
+    /// Sets ``stackGuardSize`` for stacks made from now on (pooled stacks keep theirs), rounded up
+    /// to whole pages. Thread-safe.
+    ///
+    /// - Throws: ``GreenletError/invalidStackGuardSize(_:)`` below one page or above 1 GiB.
+    public static func setStackGuardSize(_ bytes: Int) throws(GreenletError) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard bytes >= page && bytes <= 1 << 30 else { throw .invalidStackGuardSize(bytes) }
+        stackGuardSizeStorage.store((bytes + page - 1) / page * page, ordering: .relaxed)
+    }
+
+    private static let stackGuardSizeStorage = Atomic<Int>(64 * 1024)
+
     /// The largest stack size accepted (1 TiB of address space); a larger one throws
     /// ``GreenletError/stackAllocationFailed(_:)`` with `ENOMEM`.
     public static let maximumStackSize = 1 << 40

@@ -22,6 +22,8 @@ public enum GreenletError: Error, Hashable, Sendable, CustomStringConvertible {
     case stackAllocationFailed(Errno)
     /// The requested stack size is too small to run Swift code.
     case stackTooSmall(Int)
+    /// A stack guard size below one page or above 1 GiB (see ``Greenlet/setStackGuardSize(_:)``).
+    case invalidStackGuardSize(Int)
 
     /// What was attempted, and why it was refused.
     public var description: String {
@@ -33,6 +35,8 @@ public enum GreenletError: Error, Hashable, Sendable, CustomStringConvertible {
             return "invalid parent: \(reason)"
         case let .stackAllocationFailed(errno):
             return "cannot allocate a greenlet stack: \(errno)"
+        case let .invalidStackGuardSize(size):
+            return "a stack guard of \(size) bytes is out of range; use one page to 1 GiB"
         case let .stackTooSmall(size):
             return "a greenlet stack of \(size) bytes is too small; use at least \(Greenlet.minimumStackSize)"
         }
