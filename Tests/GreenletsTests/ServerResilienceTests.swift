@@ -11,15 +11,17 @@ struct ServerResilienceTests {
     /// In a process of its own: the descriptor limit is lowered so that `accept` runs out, while
     /// a forked child (with its limit raised again) opens 30 connections at once and has each one
     /// echoed in turn.
-    @Test("EMFILE at accept: the server keeps serving what it has and accepts again once it can", arguments: allBackends)
+    @Test("EMFILE at accept: the server keeps serving what it has, accepts again once it can, and serves on after idling", arguments: allBackends)
     func descriptorExhaustion(backend: Backend) async {
         await #expect(processExitsWith: .success) { [name = backend.description as String] in
             try withHub(try Backend(parsing: name)) { _ in
+                let lateClientServed = Event()
                 let server = try StreamServer(listeningOn: SocketAddress(ipv4: "127.0.0.1", port: 0)) { client in
                     while true {
                         let bytes = try client.read()
                         if bytes.isEmpty { return }
                         try client.writeAll(bytes)
+                        if bytes == [76] { lateClientServed.set() }
                     }
                 }
                 try server.start()
@@ -42,7 +44,21 @@ struct ServerResilienceTests {
                 #expect(status == 0, "the client process reported a failure (status \(status))")
                 #expect(server.descriptorExhaustionCount > 0)
                 #expect(server.acceptedCount == 30)
-                try server.stop()
+
+                // Then idle, with nothing but the server to keep the loop running, then a new
+                // client: the server exited here once (LoopExit) after an EMFILE episode.
+                let late = fork()
+                if late == 0 { _exit(connectAndEcho(port: port, connections: 1, raiseLimitTo: original.rlim_max, byte: 76, after: 300)) }
+                let stopper = try spawn {
+                    try lateClientServed.wait()
+                    try server.stop()
+                }
+                try server.serveForever()
+                #expect(stopper.isReady)
+                #expect(server.acceptedCount == 31)
+                var lateStatus: CInt = -1
+                waitpid(late, &lateStatus, 0)
+                #expect(lateStatus == 0, "the late client reported a failure (status \(lateStatus))")
             }
         }
     }
@@ -107,9 +123,12 @@ private func openDescriptorCount() -> Int {
 }
 
 /// The forked client: plain blocking sockets, no hub. Returns the exit status.
-private func connectAndEcho(port: UInt16, connections: Int, raiseLimitTo hardLimit: rlim_t) -> CInt {
+private func connectAndEcho(
+    port: UInt16, connections: Int, raiseLimitTo hardLimit: rlim_t, byte: UInt8 = 42, after milliseconds: UInt32 = 0
+) -> CInt {
     var limit = rlimit(rlim_cur: hardLimit, rlim_max: hardLimit)
     setrlimit(CInt(RLIMIT_NOFILE.rawValue), &limit)
+    if milliseconds > 0 { usleep(milliseconds * 1_000) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = port.bigEndian
@@ -126,10 +145,10 @@ private func connectAndEcho(port: UInt16, connections: Int, raiseLimitTo hardLim
         descriptors.append(fd)
     }
     for fd in descriptors {
-        var byte: UInt8 = 42
-        guard write(fd, &byte, 1) == 1 else { return 3 }
+        var sent = byte
+        guard write(fd, &sent, 1) == 1 else { return 3 }
         var reply: UInt8 = 0
-        guard read(fd, &reply, 1) == 1, reply == 42 else { return 4 }
+        guard read(fd, &reply, 1) == 1, reply == byte else { return 4 }
         close(fd)
     }
     return 0
