@@ -106,6 +106,22 @@ struct UnwaitedReadinessTests {
         }
     }
 
+    @Test("a subprocess's output pipe is read again after output arrived unwaited", arguments: allBackends)
+    func pipeReadAgain(backend: Backend) throws {
+        try withHub(backend) { _ in
+            let child = try Subprocess(
+                ["/bin/sh", "-c", "echo a; sleep 0.05; echo b; sleep 0.3; echo c"], pipeInput: false, pipeError: false)
+            let output = try #require(child.standardOutput)
+            output.timeout = .seconds(10)
+            #expect(try output.read() == Array("a\n".utf8))  // waits
+            try sleep(.milliseconds(200))  // "b" arrives while nobody waits
+            #expect(try output.read() == Array("b\n".utf8))
+            #expect(try output.read() == Array("c\n".utf8))  // waits again
+            #expect(try output.read().isEmpty)
+            #expect(try child.wait(timeout: .seconds(10)) == .exited(code: 0))
+        }
+    }
+
     @Test("a StreamServer keeps serving when idle after its Pool was full", arguments: allBackends)
     func serverIdleAfterFullPool(backend: Backend) throws {
         try withHub(backend) { _ in
