@@ -45,20 +45,22 @@ final class LibevNativeLoop: NativeLoop {
         self.loop = loop
         self.method = method
         if method == .epoll {
+            let probe = UnsafeMutablePointer<ev_io>.allocate(capacity: 1)
             probeDescriptor = greenloop_ev_install_probe(loop, probe)
+            self.probe = probe
         }
     }
 
     deinit {
         close()
-        probe.deallocate()
+        probe?.deallocate()
     }
 
     /// The probe that finds libev's epoll set (see `greenloop_ev_install_probe`): its eventfd, -1
     /// without one (other methods, or the eventfd could not be made), and its `ev_io`, allocated
-    /// so that it never moves.
+    /// so that it never moves (made last in `init`, so that an `init` that throws leaks none).
     private var probeDescriptor: CInt = -1
-    private let probe = UnsafeMutablePointer<ev_io>.allocate(capacity: 1)
+    private var probe: UnsafeMutablePointer<ev_io>?
     /// ``backendDescriptor`` once found; forgotten by a fork (libev makes a new set at the next
     /// iteration, which registers the probe again; until then the old set is still the loop's).
     @exclusivity(unchecked) private var knownBackendDescriptor: CInt?
