@@ -57,12 +57,16 @@ func chat() throws {
             // The client went away abruptly: just another way to leave.
         }
     }
-    print("greenloop-chat on \(server.address); Ctrl-C to stop")
-    let stop = try SignalHandler(.interrupt) { try server.stop() }
+    print("greenloop-chat on \(server.address); Ctrl-C or SIGTERM to stop")
+    // serveForever returns once stop has finished: lines under way are delivered, and clients
+    // still connected after a second are disconnected.
+    let handlers = try [Signal.interrupt, .terminate].map { signal in
+        try SignalHandler(signal) { try server.stop(timeout: .seconds(1)) }
+    }
     do {
         try server.serveForever()
     } catch is GreenletExit {}
-    try stop.cancel()
+    try handlers.forEach { try $0.cancel() }
 }
 
 do {

@@ -48,20 +48,21 @@ struct EchoServer: ParsableCommand {
     }
 
     /// Serves until SIGINT or SIGTERM; then every thread stops accepting and lets its handlers
-    /// finish (one second at most).
+    /// finish (one second at most), and only then does the process exit: `serveForever` returns
+    /// once its server's stop has finished, and the main thread joins the others.
     func serve() throws {
         let address = try SocketAddress(host: host, port: port)
-        let stoppers = Mutex<[AsyncWatcher.Sender]>([])
+        // How the main thread stops the others: through each hub's remote, the one way into a
+        // hub from another thread.
+        let stoppers = Mutex<[@Sendable () -> Void]>([])
         let ready = Atomic<Int>(0)
         let workers = (1..<threads).map { index in
             Thread.start {
                 do {
                     let server = try StreamServer(listeningOn: address, reusePort: true, handler: echo)
-                    let stop = try Hub.current().loop.makeAsyncWatcher {
-                        _ = try spawn { try server.stop() }
-                    }
-                    try stop.start()
-                    stoppers.withLock { $0.append(stop.sender) }
+                    let remote = try Hub.current().remote
+                    let bound = HubBound(server)
+                    stoppers.withLock { $0.append { try? remote.spawn { try bound.value.stop() } } }
                     ready.add(1, ordering: .sequentiallyConsistent)
                     try server.serveForever()
                     try Hub.current().destroy()
@@ -76,7 +77,7 @@ struct EchoServer: ParsableCommand {
         print("greenloop-echo on \(server.address), \(threads) thread(s), backend \(try Hub.current().loop.backend)")
         let shutdown = { (name: String) in
             print("\(name): stopping gracefully")
-            stoppers.withLock { $0.forEach { $0.send() } }
+            stoppers.withLock { $0.forEach { $0() } }
             try server.stop()
         }
         let interrupt = try SignalHandler(.interrupt) { try shutdown("SIGINT") }
