@@ -147,6 +147,27 @@ struct GreenletTests {
         #expect(try parent.switchInto("to main") as? String == "to main")
     }
 
+    @Test("a child that ends starts a parent that never ran; the parent's ending goes on up the chain")
+    func endingStartsUnstartedParent() throws {
+        // greenlet: the child's value is the parent's first argument.
+        let parent = try Greenlet { first in "parent got \(first as! Int)" }
+        let child = try Greenlet(parent: parent) { _ in 42 }
+        #expect(try child.switchInto() as? String == "parent got 42")
+        #expect(child.isDead && parent.isDead)
+
+        // Two levels, and an error: it ends each unstarted ancestor without running it.
+        var grandparentRan = false
+        let grandparent = try Greenlet { _ in
+            grandparentRan = true
+            return nil
+        }
+        let middle = try Greenlet(parent: grandparent) { _ in "never" }
+        let failing = try Greenlet(parent: middle) { _ in throw Boom() }
+        #expect(throws: Boom.self) { try failing.switchInto() }
+        #expect(middle.isDead && grandparent.isDead && !grandparentRan)
+        #expect(throws: Boom.self) { try middle.outcome?.get() }
+    }
+
     @Test("throwing into an unstarted greenlet kills it without running it")
     func throwIntoUnstarted() throws {
         var ran = false

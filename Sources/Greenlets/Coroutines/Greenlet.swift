@@ -686,7 +686,7 @@ public class Greenlet {
     /// Every flag a jump's data may carry in the low bits of the jumper's address.
     @inlinable static var jumpFlags: UInt { GreenletThread.countedBit | endedBit | messageBit }
 
-    private final func prepareToStart() throws(GreenletError) {
+    fileprivate final func prepareToStart() throws(GreenletError) {
         let stack = try GreenletThread.takeStack(size: stackSize, onThread: homeAddress)
         self.stack = stack
         // The sanitizer record takes the top of the stack, above the first frame.
@@ -904,10 +904,10 @@ private func greenletMain(_ transfer: greenloop_transfer_t) -> FinalJump {
         me.markDead()
         // Unretained: `me` holds its parent, which holds its own (a retain and a release of the
         // hub's greenlet per spawned greenlet otherwise).
-        let receiver = me.liveAncestorUnretained
+        let (receiver, startFailure) = startedReceiver(of: me)
         return receiver._withUnsafeGuaranteedRef { receiver in
             // A spawned greenlet hands its parent nothing, and touches no existential here.
-            let handed = handsEnding && me.handEnding(to: receiver)
+            let handed = startFailure.map { receiver.hand(nil, $0) } ?? (handsEnding && me.handEnding(to: receiver))
             let destination = receiver.context.unsafelyUnwrapped
             receiver.context = nil
             // The thread's reference to `me`, if it counted one, goes with the jump: `me` outlives
@@ -923,6 +923,28 @@ private func greenletMain(_ transfer: greenloop_transfer_t) -> FinalJump {
                 fiber: receiver.fiber.unsafelyUnwrapped)
         }
     }
+}
+
+/// The greenlet that receives `ended`'s ending: its first ancestor that is not dead, started now
+/// if it had not started (greenlet's rule: the child's value is the parent's first, and the
+/// parent's own ending goes on up the chain). An ancestor that cannot start (no stack to be had)
+/// ends with that error, which goes on up instead, returned beside the receiver.
+@inline(never)
+private func startedReceiver(of ended: Greenlet) -> (Unmanaged<Greenlet>, (any Error)?) {
+    var receiver = ended.liveAncestorUnretained
+    var failure: (any Error)?
+    while let unstarted = receiver._withUnsafeGuaranteedRef({ $0.phase == .notStarted ? $0 : nil }) {
+        do {
+            try unstarted.prepareToStart()
+            unstarted.startsBySwitch()
+            break
+        } catch {
+            unstarted.endBeforeStarting(throwing: error)
+            failure = error
+            receiver = unstarted.liveAncestorUnretained
+        }
+    }
+    return (receiver, failure)
 }
 
 /// Runs the body of the greenlet that has just started on this stack, and records how it ended.
