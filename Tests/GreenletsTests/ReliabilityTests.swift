@@ -183,3 +183,72 @@ struct StackOverflowTests {
         _ = page
     }
 }
+
+@Suite("only the hub resumes a wait", .timeLimit(.minutes(1)))
+struct InvalidSwitchTests {
+    @Test("a stray switch into a waiting greenlet fails its wait with invalidSwitch and leaves nothing behind", arguments: allBackends)
+    func straySwitchFailsTheWait(backend: Backend) throws {
+        try withHub(backend) { hub in
+            let pipe = try Pipe()
+            let event = Event()
+            let queue = Queue<Int>()
+            let sleeper = try spawn { try sleep(.seconds(30)) }
+            let waits: [(String, () throws -> Void)] = [
+                ("sleep", { try sleep(.seconds(2)) }),
+                ("waitReadable", { _ = try waitReadable(pipe.readEnd.rawValue) }),
+                ("waitReadable with a timeout", { _ = try waitReadable(pipe.readEnd.rawValue, timeout: .seconds(2)) }),
+                ("Event.wait", { _ = try event.wait() }),
+                ("Queue.get", { _ = try queue.get() }),
+                ("join", { _ = try sleeper.join() }),
+            ]
+            try sleep(.milliseconds(1))
+            let baseline = hub.loop.activeWatcherCount
+            for (name, wait) in waits {
+                var failure: (any Error)?
+                var waited = Duration.zero
+                let main = Greenlet.current
+                let waiter = try spawn {
+                    let start = LoopInstant.monotonicNow().nanoseconds
+                    do { try wait() } catch { failure = error }
+                    waited = .nanoseconds(Int64(LoopInstant.monotonicNow().nanoseconds - start))
+                    _ = try main.switchInto()
+                }
+                try sleep(.milliseconds(1))  // started, and waiting
+                _ = try waiter.switchInto()  // the stray switch; the waiter switches back
+                #expect((failure as? HubError) == .invalidSwitch, "\(name): \(String(describing: failure))")
+                #expect(waited < .seconds(1), "\(name)")
+                #expect(hub.loop.activeWatcherCount == baseline, "\(name) left a watcher active")
+                try waiter.kill()
+                // The primitive is still sound: a proper wake-up still works.
+                if name == "Event.wait" {
+                    event.set()
+                    #expect(try event.wait(timeout: .seconds(1)))
+                    event.clear()
+                }
+                if name == "Queue.get" {
+                    try queue.tryPut(7)
+                    #expect(try queue.get(timeout: .seconds(1)) == 7)
+                }
+            }
+            try sleeper.kill()
+        }
+    }
+
+    @Test("a stray switch into a yielding greenlet fails its sleep(.zero) with invalidSwitch", arguments: allBackends)
+    func straySwitchIntoAYield(backend: Backend) throws {
+        try withHub(backend) { _ in
+            var failure: (any Error)?
+            var yielder: SpawnedGreenlet<Void>?
+            // Started in this order: the yielder's entry is queued behind the intruder's start,
+            // so the intruder switches in while the yield waits for its turn.
+            yielder = try spawn {
+                do { try sleep(.zero) } catch { failure = error }
+            }
+            let intruder = try spawn { _ = try yielder!.switchInto() }
+            try sleep(.milliseconds(5))
+            #expect((failure as? HubError) == .invalidSwitch)
+            #expect(yielder!.isReady)
+            try intruder.kill()
+        }
+    }
+}

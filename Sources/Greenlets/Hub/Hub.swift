@@ -245,6 +245,8 @@ public final class Hub {
             }
         }
         try hubGreenlet._withUnsafeGuaranteedRef { try $0.resume() }
+        // Resumed without an error but not by its entry: a stray switch (see `Waiter`).
+        if current._withUnsafeGuaranteedRef({ $0.yieldTicket }) == ticket { throw HubError.invalidSwitch }
     }
 
     /// The calling thread's hub (made on first use), unretained: the thread keeps it alive until
@@ -362,6 +364,10 @@ public enum HubError: Error, Hashable, Sendable, CustomStringConvertible {
     case notFromMainGreenlet
     /// Work was sent through ``HubRemote`` to a hub that has been destroyed.
     case destroyed
+    /// A greenlet waiting through the hub (sleep, io, a primitive, a join) was resumed by a
+    /// switch from another greenlet instead of by the hub (gevent's `InvalidSwitchError`); the
+    /// wait ended with this error and left nothing behind.
+    case invalidSwitch
     /// A hub's ``Hub/remote`` was asked for on another thread than the hub's.
     case wrongThread
 
@@ -374,6 +380,8 @@ public enum HubError: Error, Hashable, Sendable, CustomStringConvertible {
             return "this thread already has a hub"
         case .notFromMainGreenlet:
             return "destroy() must be called from the thread's main greenlet"
+        case .invalidSwitch:
+            return "a greenlet waiting through the hub was switched into by another greenlet; only the hub may resume a wait (use kill or throwInto to interrupt it)"
         case .destroyed:
             return "the hub has been destroyed; work sent to it cannot run"
         case .wrongThread:

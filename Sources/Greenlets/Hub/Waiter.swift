@@ -37,6 +37,9 @@ class Waiter {
     @exclusivity(unchecked) final var isQueued = false
     /// Whether a ``HandOffQueue`` handed it something (see ``handedValue``).
     @exclusivity(unchecked) private var wasHanded = false
+    /// Set by ``wake()`` just before it resumes the waiting greenlet: a wait that resumes without
+    /// it was switched into by someone else, and fails (see ``suspendUntilWoken()``).
+    @exclusivity(unchecked) private var resumedByWake = false
     /// The wake-up that ``wakeSoon()`` scheduled in the hub's ready queue, if it has not run.
     @exclusivity(unchecked) private var scheduledWake = ScheduledWake.none
     /// Whether the wait in progress ends when ``timer`` expires.
@@ -141,6 +144,11 @@ class Waiter {
         waitingIsRetained = retains
         defer { clearWaiting() }
         try withHub { try $0.switchToHub(from: current) }
+        // Only the hub resumes a wait, through wake() (or fail(), which throws): a greenlet that
+        // switched straight in would end the wait with nothing to show for it. As in gevent, an
+        // error, and the caller's error path stops its watchers and leaves its queues.
+        guard resumedByWake else { throw HubError.invalidSwitch }
+        resumedByWake = false
     }
 
     /// Asks the processor for the first lines of the waiting greenlet's object, which hold what
@@ -179,6 +187,7 @@ class Waiter {
             // The waiting greenlet clears `waiting` (and releases it) when it resumes, so it is
             // alive for the switch; from there on the thread keeps it alive (counting a reference
             // unless it is pinned).
+            resumedByWake = true
             try greenlet._withUnsafeGuaranteedRef { try $0.resumeCountingReference() }
         } catch {
             hub._withUnsafeGuaranteedRef { $0.errorHandler(error, "waiter") }
