@@ -231,3 +231,72 @@ struct SignalHandlerTests {
         }
     }
 }
+
+@Suite("groups and pools keep their promises", .timeLimit(.minutes(1)))
+struct GroupContractTests {
+    @Test("Pool.add waits for a slot: a pool of one never runs two", arguments: allBackends)
+    func poolAddHonoursTheBound(backend: Backend) throws {
+        try withHub(backend) { _ in
+            let pool = Pool(size: 1)
+            let first = try spawn { try sleep(.seconds(30)) }
+            let second = try spawn { try sleep(.seconds(30)) }
+            try pool.add(first)
+            #expect(pool.freeCount == 0 && pool.count == 1)
+            let adder = try spawn { try pool.add(second) }
+            try sleep(.milliseconds(5))
+            #expect(!adder.isReady, "add returned while the pool was full")
+            #expect(pool.count == 1)
+            try first.kill()
+            #expect(try adder.join(timeout: .seconds(5)))
+            #expect(pool.count == 1 && pool.freeCount == 0)
+            try second.kill()
+            try sleep(.milliseconds(1))
+            #expect(pool.count == 0 && pool.freeCount == 1)
+            // Adding one that has ended takes no slot.
+            try pool.add(first)
+            #expect(pool.freeCount == 1)
+        }
+    }
+
+    @Test("killAll says whether everything ended within its timeout", arguments: allBackends)
+    func killAllReportsSurvivors(backend: Backend) throws {
+        try withHub(backend) { _ in
+            // Catches its kill and takes its time to go.
+            let stubborn = { () throws -> Void in
+                do { try sleep(.seconds(30)) } catch is GreenletExit { try sleep(.milliseconds(300)) }
+            }
+            let group = Group()
+            try group.spawn(stubborn)
+            let loose = try spawn(stubborn)
+            try sleep(.milliseconds(1))
+            #expect(try group.killAll(timeout: .milliseconds(20)) == false)
+            #expect(try killAll([loose], timeout: .milliseconds(20)) == false)
+            #expect(try group.join(timeout: .seconds(5)))
+            #expect(try loose.join(timeout: .seconds(5)))
+            let quick = Group()
+            try quick.spawn { try sleep(.seconds(30)) }
+            try sleep(.milliseconds(1))
+            #expect(try quick.killAll(timeout: .seconds(5)))
+        }
+    }
+
+    @Test("Group.killAll does not kill again a member that is already dying", arguments: allBackends)
+    func killAllSparesTheDying(backend: Backend) throws {
+        try withHub(backend) { _ in
+            let group = Group()
+            var cleanupFinished = false
+            try group.spawn {
+                do { try sleep(.seconds(30)) } catch is GreenletExit {
+                    try sleep(.milliseconds(50))  // cleanup that must not be cut short
+                    cleanupFinished = true
+                }
+            }
+            try sleep(.milliseconds(1))
+            try group.killAll(block: false)
+            try sleep(.milliseconds(5))
+            try group.killAll(timeout: .seconds(5))
+            #expect(cleanupFinished)
+            #expect(group.count == 0)
+        }
+    }
+}

@@ -180,10 +180,17 @@ where Greenlets.Element: AnySpawnedGreenlet {
 }
 
 /// Kills every greenlet in `greenlets` (see ``AnySpawnedGreenlet/kill(_:block:timeout:)``), then,
-/// with `block`, waits for them all. A collection, not a sequence: it is gone through twice.
+/// with `block`, waits for them all, at most `timeout`. A collection, not a sequence: it is gone
+/// through twice.
+///
+/// - Returns: whether every greenlet has ended (without `block`: by the time the kills were
+///   sent, which is rarely all of them).
 @inlinable
+@discardableResult
 public func killAll<Greenlets: Collection>(_ greenlets: Greenlets, block: Bool = true, timeout: Duration? = nil) throws
+    -> Bool
 where Greenlets.Element: AnySpawnedGreenlet {
     for greenlet in greenlets { try greenlet.kill(block: false) }
-    if block { try joinAll(greenlets, timeout: timeout) }
+    guard block else { return greenlets.allSatisfy { $0.isReady } }
+    return try joinAll(greenlets, timeout: timeout)
 }

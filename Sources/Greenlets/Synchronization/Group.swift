@@ -2,6 +2,9 @@
 /// kill them all. A greenlet leaves the group when it ends.
 public class Group {
     private var members: [ObjectIdentifier: AnySpawnedGreenlet] = [:]
+    /// Members already sent a kill by ``killAll(block:timeout:)``, which does not kill them again
+    /// (gevent's `Group.dying`): a second kill would interrupt the first one's unwinding.
+    private var dying: Set<ObjectIdentifier> = []
     private let emptied = Event()
     private let affinity = ThreadAffinity()
 
@@ -16,15 +19,30 @@ public class Group {
     public func spawn<Value>(_ body: @escaping () throws -> Value) throws -> SpawnedGreenlet<Value> {
         try affinity.check("Group.spawn(_:)")
         try admit()
-        let greenlet = try Greenlets.spawn(body)
-        add(greenlet)
+        let greenlet: SpawnedGreenlet<Value>
+        do {
+            greenlet = try Greenlets.spawn(body)
+        } catch {
+            left()
+            throw error
+        }
+        insert(greenlet)
         return greenlet
     }
 
-    /// Adds a greenlet spawned elsewhere.
-    public func add(_ greenlet: AnySpawnedGreenlet) {
-        affinity.require("Group.add(_:)")
-        guard !greenlet.isReady else { return }
+    /// Adds a greenlet spawned elsewhere. A ``Pool`` waits for a free slot first, so that its
+    /// bound holds for added greenlets too (gevent's `Pool.add`).
+    public func add(_ greenlet: AnySpawnedGreenlet) throws {
+        try affinity.check("Group.add(_:)")
+        guard !greenlet.isReady, members[ObjectIdentifier(greenlet)] == nil else { return }
+        try admit()
+        // It may have ended while this waited for a slot.
+        guard !greenlet.isReady else { return left() }
+        insert(greenlet)
+    }
+
+    /// Makes `greenlet`, which holds a slot, a member until it ends.
+    private func insert(_ greenlet: AnySpawnedGreenlet) {
         let id = ObjectIdentifier(greenlet)
         members[id] = greenlet
         emptied.clear()
@@ -41,10 +59,18 @@ public class Group {
     }
 
     /// Kills every greenlet in the group; with `block`, waits for them (at most `timeout`).
-    public func killAll(block: Bool = true, timeout: Duration? = nil) throws {
+    ///
+    /// - Returns: whether the group is empty: every greenlet ended (without `block`, only those
+    ///   that had ended by the time the kills were sent).
+    @discardableResult
+    public func killAll(block: Bool = true, timeout: Duration? = nil) throws -> Bool {
         try affinity.check("Group.killAll(block:timeout:)")
-        for member in members.values { try member.kill(block: false) }
-        if block { try join(timeout: timeout) }
+        for (id, member) in members where !dying.contains(id) {
+            try member.kill(block: false)
+            dying.insert(id)
+        }
+        guard block else { return members.isEmpty }
+        return try join(timeout: timeout)
     }
 
     /// Waits, if the group has a limit, until a new greenlet may start.
@@ -53,6 +79,7 @@ public class Group {
     /// A greenlet left the group.
     func remove(_ id: ObjectIdentifier) {
         guard members.removeValue(forKey: id) != nil else { return }
+        dying.remove(id)
         left()
         if members.isEmpty { emptied.set() }
     }
