@@ -46,11 +46,12 @@ struct MisuseTests {
     func staleDescriptors(backend: Backend) throws {
         try withLoop(backend) { loop in
             // A number of our own, high above what parallel tests open, so that nothing reuses it
-            // between the close and the start.
+            // between the close and the start (one per backend: both cases run at once).
             var limit = rlimit()
             getrlimit(CInt(RLIMIT_NOFILE.rawValue), &limit)
             let live = try Pipe()
-            let high = fcntl(live.readEnd.rawValue, F_DUPFD_CLOEXEC, CInt(clamping: limit.rlim_cur) - 8)
+            let high = fcntl(
+                live.readEnd.rawValue, F_DUPFD_CLOEXEC, CInt(clamping: limit.rlim_cur) - (backend == .libev ? 8 : 16))
             try #require(high >= 0)
             let watcher = try loop.makeIOWatcher(FileDescriptor(rawValue: high), .read) { _ in }
             close(high)
