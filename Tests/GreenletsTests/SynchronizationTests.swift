@@ -300,3 +300,52 @@ struct GroupContractTests {
         }
     }
 }
+
+@Suite("hand-offs are exactly once", .timeLimit(.minutes(1)))
+struct ExactlyOnceTests {
+    struct Interrupted: Error {}
+
+    @Test("a Channel send whose receiver is interrupted before it resumes does not report a delivery", arguments: allBackends)
+    func channelSendAgainstAnInterruptedReceiver(backend: Backend) throws {
+        try withHub(backend) { _ in
+            for interruption in [GreenletExit() as any Error, Interrupted()] {
+                let channel = Channel<Int>()
+                let receiver = try spawn { try channel.receive() }
+                try sleep(.milliseconds(1))  // waiting in receive
+                var delivered: Bool?
+                let sender = try spawn {
+                    // The interruption is queued first, the hand-off's wake-up second: the
+                    // receiver's wait ends by the interruption after it was handed the item.
+                    try receiver.kill(interruption, block: false)
+                    delivered = try channel.send(42, timeout: .milliseconds(30))
+                }
+                #expect(try sender.join(timeout: .seconds(5)))
+                #expect(delivered == false, "the send claimed a receiver that never had the item")
+                #expect(receiver.isReady && receiver.result.map { (try? $0.get()) == nil } == true)
+                // Nothing was left behind in a channel that buffers nothing.
+                #expect(try channel.receive(timeout: .zero) == nil)
+                // And the channel still works.
+                let next = try spawn { try channel.receive(timeout: .seconds(5)) }
+                #expect(try channel.send(7, timeout: .seconds(5)))
+                #expect(try next.value() == 7)
+            }
+        }
+    }
+
+    @Test("a receiver's own timeout that fires after the hand-off loses to it: the item is received", arguments: allBackends)
+    func handOffBeatsTheReceiversTimeout(backend: Backend) throws {
+        try withHub(backend) { _ in
+            let queue = Queue<Int>()
+            var received: Int??
+            let receiver = try spawn { received = try queue.get(timeout: .milliseconds(5)) }
+            try sleep(.milliseconds(1))
+            // Busy past the receiver's deadline after handing it the item: both are due at once.
+            try queue.tryPut(9)
+            let end = LoopInstant.monotonicNow().nanoseconds + 20_000_000
+            while LoopInstant.monotonicNow().nanoseconds < end {}
+            #expect(try receiver.join(timeout: .seconds(5)))
+            #expect(received == .some(9))
+            #expect(queue.count == 0)
+        }
+    }
+}

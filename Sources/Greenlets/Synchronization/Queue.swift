@@ -38,6 +38,7 @@ public final class Queue<Element> {
     @discardableResult
     public func put(_ item: Element, timeout: Duration? = nil) throws -> Bool {
         try affinity.check("Queue.put(_:timeout:)")
+        if maxSize == 0 { return try putByRendezvous(item, timeout: timeout) }
         if tryPutNow(item) { return true }
         if timeout == .zero { return false }
         // A getter that takes our item hands us `true`; room that opens also does.
@@ -58,14 +59,79 @@ public final class Queue<Element> {
     /// - Returns: the item, or `nil` when the timeout passed first.
     public func get(timeout: Duration? = nil) throws -> Element? {
         try affinity.check("Queue.get(timeout:)")
-        if let item = tryGetNow() { return item }
-        if timeout == .zero { return nil }
-        let handed = try getters.wait(bringing: (), timeout: timeout) { item in
-            // Killed after an item was handed: it goes to the next getter, or back to the front.
-            if let item = item as? Element, !self.getters.handOff(item) { self.items.prepend(item) }
+        let deadline = WaitDeadline(timeout)
+        while true {
+            if let item = tryGetNow() { return item }
+            let remaining = deadline.remaining
+            if remaining == .zero { return nil }
+            let handed = try getters.wait(bringing: (), timeout: remaining) { item in
+                // Its wait ended otherwise (a kill, an outer timeout) after an item was handed:
+                // a rendezvous putter takes its item back; any other goes to the next getter, or
+                // back to the front.
+                if let delivery = item as? Delivery {
+                    delivery.giveBack()
+                } else if let item = item as? Element, !self.getters.handOff(item) {
+                    self.items.prepend(item)
+                }
+            }
+            guard let handed else { return nil }
+            guard let delivery = handed as? Delivery else { return handed as? Element }
+            // A putter that gave up meanwhile took its item back: wait on.
+            if let item = delivery.take() { return item }
         }
-        guard let handed else { return nil }
-        return handed as? Element
+    }
+
+    /// An item on its way from a rendezvous putter to a getter. The putter waits until the getter
+    /// has resumed with it, or has given it back, so that the put's answer is the truth: a getter
+    /// whose wait ends by a kill or a timeout between the hand-off and its resumption never
+    /// leaves the item in the queue (which buffers nothing) while the putter thinks it delivered.
+    private final class Delivery {
+        enum State { case onItsWay, taken, givenBack, withdrawn }
+        let item: Element
+        var state = State.onItsWay
+        let settled = Event()
+
+        init(_ item: Element) { self.item = item }
+
+        /// The getter resumed with it; `nil` if the putter withdrew it first.
+        func take() -> Element? {
+            guard state == .onItsWay else { return nil }
+            state = .taken
+            settled.set()
+            return item
+        }
+
+        /// The getter's wait ended otherwise.
+        func giveBack() {
+            guard state == .onItsWay else { return }
+            state = .givenBack
+            settled.set()
+        }
+    }
+
+    /// A put into a rendezvous queue: hands the item to the longest-waiting getter and returns once
+    /// that getter has it; if that getter gives it back, tries the next, then waits for one.
+    private func putByRendezvous(_ item: Element, timeout: Duration?) throws -> Bool {
+        let deadline = WaitDeadline(timeout)
+        while !getters.isEmpty {
+            let delivery = Delivery(item)
+            getters.handOff(delivery)
+            do {
+                // Bounded: the getter resumes, or gives the item back, at the hub's next turn.
+                try delivery.settled.wait()
+            } catch {
+                // Interrupted before the getter resumed: the item stays here, and the getter,
+                // when it resumes, finds nothing and waits on.
+                if delivery.state == .onItsWay { delivery.state = .withdrawn }
+                throw error
+            }
+            if delivery.state == .taken { return true }
+        }
+        let remaining = deadline.remaining
+        if remaining == .zero { return false }
+        // A getter that comes takes the item from this line itself (and is running then).
+        let handed = try putters.wait(bringing: item, timeout: remaining) { _ in }
+        return handed != nil
     }
 
     /// Takes the oldest item without waiting.
