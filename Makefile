@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 
-.PHONY: all deps build demo echo-demo tour test test-release test-sanitize bench bench-quick clean
+.PHONY: all deps build demo echo-demo tour test test-release test-sanitize fault-suite soak bench bench-quick clean
 
 all: build
 
@@ -51,6 +51,21 @@ test-sanitize: deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
 	$(SWIFT) test --skip-build --disable-xctest --sanitize=thread --scratch-path .build-tsan \
 		--skip hundredThousand --skip manyGreenlets
+
+## The fault suite, short (about a minute): greenloop-echo on both backends against a client of
+## our own that verifies every echoed byte, through waves of connections, churn with resets, idle
+## and non-reading clients, descriptor exhaustion and a full pool each followed by idling and new
+## clients, and SIGTERM and SIGINT mid-request (Tests/FaultSuite/README.md).
+fault-suite: deps
+	bash scripts/install-deps.sh fault
+	$(SWIFT) build --product greenloop-echo
+	bash Tests/FaultSuite/run.sh short .build/debug/greenloop-echo
+
+## The fault suite, long (several minutes), on an optimized build: thousands of connections a wave.
+soak: deps
+	bash scripts/install-deps.sh fault
+	$(SWIFT) build -c release --scratch-path .build-release --product greenloop-echo
+	bash Tests/FaultSuite/run.sh long .build-release/release/greenloop-echo
 
 ## The benchmark suite in release mode: every workload alternating with its baselines (raw C
 ## libev and libevent, gevent in Benchmarks/.venv, SwiftNIO), 3 rounds each (5 for the echo

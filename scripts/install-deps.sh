@@ -14,6 +14,15 @@ packages=(
   wrk                # HTTP load for the adapter benchmark
 )
 
+# `install-deps.sh fault` adds what the fault suite needs (a C compiler for its client, prlimit).
+if [ "${1:-}" = "fault" ]; then
+  packages+=(
+    gcc              # builds Tests/FaultSuite/faultload.c
+    libc6-dev
+    util-linux       # prlimit, for the server with a low descriptor limit
+  )
+fi
+
 # `install-deps.sh bench` adds what only the benchmark suite needs.
 if [ "${1:-}" = "bench" ]; then
   packages+=(

@@ -29,6 +29,9 @@ struct EchoServer: ParsableCommand {
     @Option(help: "Threads, each with its own hub and server on the shared port.")
     var threads = 1
 
+    @Option(help: "The most connections served at once per thread (0: no limit); more wait in the backlog.")
+    var pool = 0
+
     @Flag(help: "Serve concurrent clients of our own for a few seconds, then report and exit.")
     var demo = false
 
@@ -40,6 +43,7 @@ struct EchoServer: ParsableCommand {
 
     mutating func run() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be 1 or more") }
+        guard pool >= 0 else { throw ValidationError("--pool must be 0 (no limit) or more") }
         if demo {
             try runDemo()
         } else {
@@ -59,7 +63,8 @@ struct EchoServer: ParsableCommand {
         let workers = (1..<threads).map { index in
             Thread.start {
                 do {
-                    let server = try StreamServer(listeningOn: address, reusePort: true, handler: echo)
+                    let server = try StreamServer(
+                        listeningOn: address, reusePort: true, pool: pool > 0 ? Pool(size: pool) : nil, handler: echo)
                     let remote = try Hub.current().remote
                     let bound = HubBound(server)
                     stoppers.withLock { $0.append { try? remote.spawn { try bound.value.stop() } } }
@@ -72,9 +77,11 @@ struct EchoServer: ParsableCommand {
                 }
             }
         }
-        let server = try StreamServer(listeningOn: address, reusePort: threads > 1, handler: echo)
+        let server = try StreamServer(
+            listeningOn: address, reusePort: threads > 1, pool: pool > 0 ? Pool(size: pool) : nil, handler: echo)
         while ready.load(ordering: .sequentiallyConsistent) < threads - 1 { try sleep(.milliseconds(1)) }
         print("greenloop-echo on \(server.address), \(threads) thread(s), backend \(try Hub.current().loop.backend)")
+        fflush(nil)  // now, for a program that reads the address from a pipe
         let shutdown = { (name: String) in
             print("\(name): stopping gracefully")
             stoppers.withLock { $0.forEach { $0() } }
