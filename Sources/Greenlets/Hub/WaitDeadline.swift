@@ -12,21 +12,15 @@ struct WaitDeadline {
             end = nil
             return
         }
-        let now = LoopInstant.monotonicNow().nanoseconds
-        guard timeout > .zero else {
-            end = now
-            return
-        }
-        let (seconds, attoseconds) = timeout.components
-        let nanoseconds = seconds >= Int64(UInt64.max / 2_000_000_000) ? UInt64.max / 2
-            : UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
-        end = now + nanoseconds
+        let nanoseconds = (try? timeout.timerNanoseconds()) ?? 0
+        let (sum, overflow) = LoopInstant.monotonicNow().nanoseconds.addingReportingOverflow(nanoseconds)
+        end = overflow ? .max : sum
     }
 
     /// What is left: `nil` for no limit, `.zero` once the end has passed.
     var remaining: Duration? {
         guard let end else { return nil }
         let now = LoopInstant.monotonicNow().nanoseconds
-        return now >= end ? .zero : .nanoseconds(Int64(end - now))
+        return now >= end ? .zero : .nanoseconds(Int64(clamping: end - now))
     }
 }
