@@ -116,3 +116,25 @@ struct HubForkTests {
         }
     }
 }
+
+@Suite("an outer timeout passes through a subprocess wait", .timeLimit(.minutes(1)))
+struct SubprocessOuterTimeoutTests {
+    @Test("withTimeout around wait(timeout:) comes out as that Timeout, and the child is not killed", arguments: allBackends)
+    func outerTimeoutPassesThrough(backend: Backend) throws {
+        try withHub(backend) { _ in
+            let child = try Subprocess(["/bin/sleep", "2"], pipeInput: false, pipeOutput: false, pipeError: false)
+            var caught: (any Error)?
+            do {
+                try withTimeout(.milliseconds(50)) { _ = try child.wait(timeout: .seconds(10)) }
+            } catch {
+                caught = error
+            }
+            let timeout = try #require(caught as? Timeout, "got \(String(describing: caught))")
+            #expect(timeout.duration == .milliseconds(50))
+            #expect(child.status == nil, "the outer timeout killed the child")
+            // Its own timeout still kills and reports.
+            #expect(throws: SubprocessError.self) { try child.wait(timeout: .milliseconds(20)) }
+            #expect(child.status != nil)
+        }
+    }
+}

@@ -99,17 +99,15 @@ public final class Subprocess {
     /// Waits for the child to end, at most `timeout`.
     ///
     /// - Throws: ``SubprocessError/timedOut(_:after:)`` after killing the child with SIGKILL and
-    ///   reaping it, when the timeout passes first.
+    ///   reaping it, when this call's timeout passes first. A ``Timeout`` of an enclosing
+    ///   ``withTimeout(_:_:)`` passes through unchanged, and leaves the child running.
     @discardableResult
     public func wait(timeout: Duration? = nil) throws -> TerminationStatus {
         guard let timeout else { return try exit.get() }
-        do {
-            return try exit.get(timeout: timeout)
-        } catch is Timeout {
-            try send(.kill)
-            _ = try exit.get()
-            throw SubprocessError.timedOut("wait(\(processID))", after: timeout)
-        }
+        if let status = try exit.value(within: timeout) { return status }
+        try send(.kill)
+        _ = try exit.get()
+        throw SubprocessError.timedOut("wait(\(processID))", after: timeout)
     }
 
     /// What ``run(_:input:environment:timeout:)`` collects.

@@ -25,11 +25,16 @@ public final class AsyncResult<Value> {
     /// - Throws: the error set with ``fail(_:)``; ``Timeout`` when the timeout passes first.
     public func get(timeout: Duration? = nil) throws -> Value {
         try affinity.check("AsyncResult.get(timeout:)")
+        guard let value = try value(within: timeout) else { throw Timeout(duration: timeout ?? .zero, scope: 0) }
+        return value
+    }
+
+    /// ``get(timeout:)`` that answers `nil` when its own timeout passes first, so that a caller
+    /// can tell it from an outer scope's ``Timeout``, which passes through unchanged.
+    func value(within timeout: Duration?) throws -> Value? {
         if let result { return try result.get() }
         let handed = try waiters.waitForHandOff(bringing: (), timeout: timeout) {}
-        guard handed, let result else {
-            throw Timeout(duration: timeout ?? .zero, scope: 0)
-        }
+        guard handed, let result else { return nil }
         return try result.get()
     }
 
