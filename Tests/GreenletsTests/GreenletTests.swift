@@ -1,4 +1,5 @@
 import Greenlets
+import GreenloopCore
 import Synchronization
 import Testing
 
@@ -358,4 +359,47 @@ private func deeper(_ counter: Probe.Counter, _ innermost: () throws -> Void) th
 private func recurse(_ depth: Int) -> Int {
     var frame = [UInt8](repeating: UInt8(truncatingIfNeeded: depth), count: 512)
     return withUnsafeMutableBytes(of: &frame) { _ in depth } + recurse(depth + 1) + Int(frame[0])
+}
+
+@Suite("errors while a dropped greenlet unwinds", .timeLimit(.minutes(1)))
+struct UnwindingErrorTests {
+    struct CleanupFailed: Error {}
+
+    @Test("an error thrown while a dropped greenlet unwinds is reported exactly once", arguments: allBackends)
+    func reportedOnce(backend: Backend) throws {
+        try withHub(backend) { hub in
+            var reports: [String] = []
+            hub.errorHandler = { error, place in reports.append("\(error) in \(place)") }
+            do {
+                let greenlet = try Greenlet { _ in
+                    do {
+                        _ = try Greenlet.current.parent!.switchInto()
+                    } catch is GreenletExit {
+                        throw CleanupFailed()
+                    }
+                    return nil
+                }
+                _ = try greenlet.switchInto()  // suspended; dropped at the end of this scope
+            }
+            #expect(reports.count == 1)
+            #expect(reports.first?.contains("CleanupFailed") == true)
+            #expect(reports.first?.contains("unwound because it was dropped") == true)
+        }
+    }
+
+    @Test("without a hub, it goes to standard error")
+    func reportedOnStandardError() async {
+        await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
+            do {
+                let greenlet = try Greenlet { _ in
+                    do { _ = try Greenlet.current.parent!.switchInto() } catch is GreenletExit { throw CleanupFailed() }
+                    return nil
+                }
+                _ = try greenlet.switchInto()
+            }
+        }.map { result in
+            let text = String(decoding: result.standardErrorContent, as: UTF8.self)
+            #expect(text.contains("CleanupFailed") && text.contains("unwound because it was dropped"))
+        }
+    }
 }

@@ -213,16 +213,34 @@ public class Greenlet {
 
     deinit {
         if state == .suspended && greenloop_thread_state_get() == homeAddress {
-            // Unwind: the frames on its stack release what they hold. Its value or error comes
-            // back here, where nobody wants it.
+            // Unwind: the frames on its stack release what they hold. Its value comes back here,
+            // where nobody wants it; an error other than GreenletExit (thrown while unwinding) has
+            // nowhere else to go, and is reported once (greenlet's "unraisable" report).
             parent = home.current
-            _ = try? throwInto(GreenletExit())
+            do {
+                _ = try throwInto(GreenletExit())
+            } catch is GreenletExit {
+            } catch {
+                Greenlet.reportUnwindingError(error, of: description)
+            }
         }
         releaseStack()
         if isMain, let fiber {
             greenloop_fiber_destroy(fiber)
             fiber.deinitialize(count: 1)
             fiber.deallocate()
+        }
+    }
+
+    /// Reports an error that a dropped greenlet threw while it unwound: to the thread's hub's
+    /// `errorHandler` if it has a hub, else on standard error.
+    private static func reportUnwindingError(_ error: any Error, of greenlet: String) {
+        let place = "\(greenlet), unwound because it was dropped"
+        if let hub = GreenletThread.hubOfCallingThread {
+            hub.errorHandler(error, place)
+        } else {
+            var standardError = StandardErrorStream()
+            print("Greenloop: an error escaped \(place): \(error)", to: &standardError)
         }
     }
 
@@ -987,5 +1005,18 @@ private func runBody(_ start: (body: Greenlet.Body?, first: Ending)) -> Ending {
     case .overridden:
         GreenletThread.runningOnCallingThread._withUnsafeGuaranteedRef { $0.runWithoutClosure() }
         return .returnedNothing
+    }
+}
+
+/// Standard error, for the rare report that has no logger to go to.
+private struct StandardErrorStream: TextOutputStream {
+    mutating func write(_ string: String) {
+        // write(2) on descriptor 2: the C `stderr` global is not concurrency-safe in Swift 6.
+        var bytes = Array(string.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+            if written <= 0 { return }
+            bytes = bytes.dropFirst(written)
+        }
     }
 }
