@@ -106,6 +106,65 @@ struct UnwaitedReadinessTests {
         }
     }
 
+    @Test("waitWritable and connect wait after writability arrived unwaited", arguments: allBackends)
+    func waitWritableAndConnect(backend: Backend) throws {
+        try withHub(backend) { _ in
+            let pipe = try Pipe()
+            let readEnd = pipe.readEnd.rawValue
+            // Fill the pipe: the next wait for writability must wait for the peer to drain it.
+            let chunk = [UInt8](repeating: 1, count: 65536)
+            var filled = 0
+            while true {
+                let n = chunk.withUnsafeBytes { write(pipe.writeEnd.rawValue, $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                filled += n
+            }
+            let peer = RemotePeer()
+            defer { peer.finish() }
+            let drain = { @Sendable (bytes: Int) in
+                var buffer = [UInt8](repeating: 0, count: 65536)
+                var left = bytes
+                while left > 0 {
+                    let n = buffer.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, min($0.count, left)) }
+                    if n <= 0 { usleep(1_000); continue }
+                    left -= n
+                }
+            }
+            let once = filled
+            peer.perform(after: 50) { drain(once) }
+            #expect(try waitWritable(pipe.writeEnd.rawValue, timeout: .seconds(10)))
+            try sleep(.milliseconds(100))  // writable while nobody waits
+            // Fill again; the peer drains later; nothing but the wait keeps the loop running.
+            filled = 0
+            while true {
+                let n = chunk.withUnsafeBytes { write(pipe.writeEnd.rawValue, $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                filled += n
+            }
+            let again = filled
+            peer.perform(after: 200) { drain(again) }
+            #expect(try waitWritable(pipe.writeEnd.rawValue))
+
+            // connect: a listener that accepts only later, from the peer's thread.
+            let listener = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    _ = bind(listener, $0, length)
+                    _ = getsockname(listener, $0, &length)
+                }
+            }
+            listen(listener, 8)
+            defer { close(listener) }
+            let port = UInt16(bigEndian: address.sin_port)
+            let socket = try Socket.connect(to: SocketAddress(ipv4: "127.0.0.1", port: port), timeout: .seconds(10))
+            #expect(socket.peer != nil)
+        }
+    }
+
     @Test("a subprocess's output pipe is read again after output arrived unwaited", arguments: allBackends)
     func pipeReadAgain(backend: Backend) throws {
         try withHub(backend) { _ in

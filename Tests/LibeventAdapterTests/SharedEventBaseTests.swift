@@ -242,3 +242,38 @@ struct SharedEventBaseProcessTests {
         }
     }
 }
+
+@Suite("shared event_base: the greenlet bridge after readiness nobody waited for", .timeLimit(.minutes(1)))
+struct SharedEventBaseBridgeTests {
+    @Test("a CallbackResult is waited for again after a C event fired while nobody waited", arguments: allBackends)
+    func bridgeWaitsAgain(backend: Backend) throws {
+        try withSharedBase(backend) { _, shared in
+            let log = CallbackLog()
+            let pipe = try GreenloopTestSupport.Pipe()
+            let writeEnd = pipe.writeEnd.rawValue
+            let peer = RemotePeer()
+            defer { peer.finish() }
+            // The first C event fires while this greenlet sleeps: its result waits, completed.
+            let early = CEvent(base: shared.base, fd: pipe.readEnd.rawValue, events: greenloop_libevent_ev_read,
+                               name: "early", log: log)
+            let first = CallbackResult<Int>()
+            early.completes(first, with: 1)
+            early.add()
+            peer.perform { _ = write(writeEnd, "a", 1) }
+            try sleep(.milliseconds(200))
+            #expect(log.names == ["early"])
+            #expect(try first.wait() == 1)
+            _ = try pipe.readAvailable()
+            // Then a wait with nothing but the bridge to keep the loop running: the peer, on a
+            // thread of its own, makes the C event fire later.
+            let late = CEvent(base: shared.base, fd: pipe.readEnd.rawValue, events: greenloop_libevent_ev_read,
+                              name: "late", log: log)
+            let second = CallbackResult<Int>()
+            late.completes(second, with: 2)
+            late.add()
+            peer.perform(after: 300) { _ = write(writeEnd, "b", 1) }
+            #expect(try second.wait() == 2)
+            #expect(log.names == ["early", "late"])
+        }
+    }
+}
