@@ -18,11 +18,8 @@ struct UnwaitedReadinessTests {
     @Test("Socket.read and accept wait again after data and a connection arrived unwaited", arguments: allBackends)
     func socketReadAndAccept(backend: Backend) throws {
         try withHub(backend) { _ in
-            let listener = try Socket(.ipv4)
-            try listener.bind(to: SocketAddress(ipv4: "127.0.0.1", port: 0))
-            try listener.listen()
+            let (listener, port) = try loopbackListener()
             listener.timeout = .seconds(10)
-            let port = listener.localAddress!.port!
             let peer = RemotePeer()
             defer { peer.finish() }
             let peerSocket = SharedValue(-1)
@@ -64,10 +61,7 @@ struct UnwaitedReadinessTests {
     @Test("Socket.writeAll waits again after writability arrived unwaited", arguments: allBackends)
     func socketWrite(backend: Backend) throws {
         try withHub(backend) { _ in
-            let listener = try Socket(.ipv4)
-            try listener.bind(to: SocketAddress(ipv4: "127.0.0.1", port: 0))
-            try listener.listen()
-            let port = listener.localAddress!.port!
+            let (listener, port) = try loopbackListener()
             let peer = RemotePeer()
             defer { peer.finish() }
             let peerSocket = SharedValue(-1)
@@ -113,12 +107,7 @@ struct UnwaitedReadinessTests {
             let readEnd = pipe.readEnd.rawValue
             // Fill the pipe: the next wait for writability must wait for the peer to drain it.
             let chunk = [UInt8](repeating: 1, count: 65536)
-            var filled = 0
-            while true {
-                let n = chunk.withUnsafeBytes { write(pipe.writeEnd.rawValue, $0.baseAddress, $0.count) }
-                if n <= 0 { break }
-                filled += n
-            }
+            var filled = fill(pipe.writeEnd.rawValue, with: chunk)
             let peer = RemotePeer()
             defer { peer.finish() }
             let drain = { @Sendable (bytes: Int) in
@@ -135,12 +124,7 @@ struct UnwaitedReadinessTests {
             #expect(try waitWritable(pipe.writeEnd.rawValue, timeout: .seconds(10)))
             try sleep(.milliseconds(100))  // writable while nobody waits
             // Fill again; the peer drains later; nothing but the wait keeps the loop running.
-            filled = 0
-            while true {
-                let n = chunk.withUnsafeBytes { write(pipe.writeEnd.rawValue, $0.baseAddress, $0.count) }
-                if n <= 0 { break }
-                filled += n
-            }
+            filled = fill(pipe.writeEnd.rawValue, with: chunk)
             let again = filled
             peer.perform(after: 200) { drain(again) }
             #expect(try waitWritable(pipe.writeEnd.rawValue))
@@ -226,5 +210,23 @@ func serveInTurn(port: UInt16, messages: [String], served: SharedValue) {
             served.add(1)
         }
         close(fd)
+    }
+}
+
+/// A listening TCP socket on a free loopback port, and the port.
+private func loopbackListener() throws -> (Socket, UInt16) {
+    let listener = try Socket(.ipv4)
+    try listener.bind(to: SocketAddress(ipv4: "127.0.0.1", port: 0))
+    try listener.listen()
+    return (listener, listener.localAddress!.port!)
+}
+
+/// Writes `chunk` to the non-blocking `fd` until it would block; returns the bytes written.
+private func fill(_ fd: CInt, with chunk: [UInt8]) -> Int {
+    var filled = 0
+    while true {
+        let n = chunk.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if n <= 0 { return filled }
+        filled += n
     }
 }
